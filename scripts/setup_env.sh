@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Creates or reuses the project's virtual environment (.venv) and installs what it needs.
+# Usage: source scripts/setup_env.sh [runtime|test]
+# Re-installs only when a requirements file or setup.py changed since the last run.
+set -euo pipefail
+_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_profile="${1:-runtime}"
+_venv="${DEPTH_ROS_VENV:-$_root/.venv}"
+_py="${PYTHON:-python3}"
+
+if ! "$_py" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
+  echo "depth_ros: the ROS 2 wheels on PyPI are built for Python 3.11; set PYTHON=/path/to/python3.11" >&2
+  return 1 2>/dev/null || exit 1
+fi
+if [ ! -x "$_venv/bin/python" ]; then
+  echo "depth_ros: creating virtual environment in $_venv"
+  "$_py" -m venv "$_venv"
+fi
+
+_req="$_root/requirements.txt"
+[ "$_profile" = "test" ] && _req="$_root/requirements-test.txt"
+_stamp="$_venv/.depth_ros-$_profile.stamp"
+_hash="$(cat "$_root/requirements.txt" "$_req" "$_root/setup.py" "$_root/setup.cfg" | sha256sum | cut -c1-64)"
+if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_hash" ]; then
+  echo "depth_ros: installing $_profile requirements (first run takes a few minutes)"
+  "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_req"
+  "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$_root"
+  echo "$_hash" > "$_stamp"
+fi
+
+if [ "$_profile" = "test" ] && ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  # Open3D (the peer implementation in the cloud tests) links against libusb-1.0.
+  echo "depth_ros: installing Debian's libusb-1.0-0 for Open3D"
+  _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
+  $_sudo apt-get install -y -qq libusb-1.0-0 >/dev/null 2>&1 || { $_sudo apt-get update -qq && $_sudo apt-get install -y -qq libusb-1.0-0 >/dev/null; }
+fi
+
+export PATH="$_venv/bin:$PATH"
+export VIRTUAL_ENV="$_venv"
+export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
