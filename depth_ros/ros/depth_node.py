@@ -1,0 +1,297 @@
+"""depth_node: camera image (+ CameraInfo) -> metric depth image, camera info and point cloud.
+
+Topics (relative names; remap them):
+  in:  image (sensor_msgs/Image) or image/compressed (sensor_msgs/CompressedImage), camera_info
+  out: depth/image (32FC1 metres, NaN = no depth), depth/camera_info, points (PointCloud2),
+       /diagnostics
+The node only adapts messages to `DepthPipeline`, the object the offline evaluator also runs.
+Inference runs on a worker thread on the newest frame; nothing runs while nobody subscribes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from depth_ros.core.camera import CameraModel
+from depth_ros.core.errors import DepthRosError, InvalidInputError, ModelError
+from depth_ros.core.timebuffer import TimeBuffer
+from depth_ros.models.registry import load_model
+from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
+from depth_ros.pipeline.stats import NodeStats
+from depth_ros.pipeline.worker import FrameWorker
+from depth_ros.ros.conversions import (
+    camera_info_from_model,
+    camera_model_from_info,
+    cloud_to_msg,
+    compressed_to_rgb,
+    depth_to_image,
+    image_to_rgb,
+    stamp_to_ns,
+)
+from depth_ros.ros.diagnostics import build_diagnostics
+from depth_ros.ros.params import DEPTH_NODE_PARAMS, DepthNodeConfig, declare_params
+from depth_ros.ros.qos import DIAGNOSTICS_QOS, OUTPUT_QOS, SENSOR_QOS
+
+LOG_THROTTLE_S = 5.0
+
+
+class CameraModelCache:
+    """CameraInfo message -> CameraModel, reusing the model (and its ray grid) while K/D stay put."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._model: CameraModel | None = None
+
+    def get(self, msg: Any) -> CameraModel:
+        roi = msg.roi
+        key = (msg.width, msg.height, tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.binning_x,
+               msg.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height)
+        if key != self._key:
+            self._model = camera_model_from_info(msg)
+            self._key = key
+        return self._model
+
+
+class DepthNode(LifecycleNode):
+    """Lifecycle node: configure loads the model, activate starts the topics."""
+
+    def __init__(self, node_name: str = "depth_node", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.config = DepthNodeConfig.from_values(declare_params(self, DEPTH_NODE_PARAMS))
+        self.stats = NodeStats()
+        self.pipeline: DepthPipeline | None = None
+        self._model = None
+        self._worker: FrameWorker | None = None
+        self._subs: list = []
+        self._pubs: dict[str, Any] = {}
+        self._diag_pub = None
+        self._diag_timer = None
+        self._infos: TimeBuffer = TimeBuffer(max_items=30)
+        self._camera_cache = CameraModelCache()
+        self._last_stamp_ns: int | None = None
+        self.active = False
+        if self.config.autostart:
+            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                self.trigger_activate()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        c = self.config
+        input_size = (c.input_height, c.input_width) if c.input_width and c.input_height else None
+        try:
+            self._model = load_model(
+                c.model, path=c.model_path or None, device=c.device, fp16=c.fp16,
+                input_size=input_size, num_threads=c.num_threads or None,
+            )
+            self._model.warmup()
+            self.pipeline = DepthPipeline(
+                self._model,
+                PipelineConfig(min_depth=c.min_depth, max_depth=c.max_depth, cloud_decimation=c.cloud_decimation,
+                               cloud_rgb=c.cloud_rgb),
+            )
+        except (ModelError, InvalidInputError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        kind = self._model.spec.output_kind.value
+        self.get_logger().info(f"model '{c.model}' loaded ({kind}, backend {self._model.spec.backend}, {c.device})")
+        if kind != "metric":
+            self.get_logger().warning(
+                f"model '{c.model}' is relative: depth/image holds RELATIVE depth (median 1.0), not metres, "
+                "until a scale source (radar, ground plane) is enabled"
+            )
+        self._pubs = {
+            "depth": self.create_publisher(Image, "depth/image", OUTPUT_QOS),
+            "info": self.create_publisher(CameraInfo, "depth/camera_info", OUTPUT_QOS),
+            "points": self.create_publisher(PointCloud2, "points", OUTPUT_QOS),
+        }
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
+        self._diag_timer = self.create_timer(c.diagnostics_period, self._publish_diagnostics)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        c = self.config
+        self._worker = FrameWorker(self._process, self._on_worker_error, c.queue_policy, c.queue_size)
+        if c.image_transport == "compressed":
+            self._subs.append(self.create_subscription(CompressedImage, "image/compressed", self._on_image, SENSOR_QOS))
+        else:
+            self._subs.append(self.create_subscription(Image, "image", self._on_image, SENSOR_QOS))
+        self._subs.append(self.create_subscription(CameraInfo, "camera_info", self._on_info, SENSOR_QOS))
+        self.active = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.active = False
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs.clear()
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        for pub in self._pubs.values():
+            self.destroy_publisher(pub)
+        self._pubs.clear()
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        if self._diag_pub is not None:
+            self.destroy_publisher(self._diag_pub)
+            self._diag_pub = None
+        if self._model is not None:
+            self._model.close()
+        self._model = None
+        self.pipeline = None
+        self._infos.clear()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        super().destroy_node()
+
+    # -- callbacks (executor thread: cheap) --------------------------------------------------
+
+    def _on_image(self, msg: Any) -> None:
+        self.stats.frame_in()
+        if self._worker is not None:
+            self._worker.submit((msg, time.monotonic()))
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        self._infos.add(stamp_to_ns(msg.header.stamp), msg)
+
+    # -- worker thread -----------------------------------------------------------------------
+
+    def _wanted(self) -> tuple[bool, bool]:
+        p = self._pubs
+        want_depth = p["depth"].get_subscription_count() > 0 or p["info"].get_subscription_count() > 0
+        want_points = self.config.publish_cloud and p["points"].get_subscription_count() > 0
+        return want_depth, want_points
+
+    def _process(self, item: tuple[Any, float]) -> None:
+        msg, received = item
+        want_depth, want_points = self._wanted()
+        if not (want_depth or want_points):
+            self.stats.skipped_no_subscribers += 1
+            return
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns - 1_000_000_000:
+            self.get_logger().warning("image stamps jumped backwards (bag loop?): resetting the pipeline")
+            self.pipeline.reset()
+        self._last_stamp_ns = stamp_ns
+        try:
+            rgb = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
+        except DepthRosError as exc:
+            self._report("bad_image", f"dropping image: {exc}")
+            return
+        camera = self._camera_for(stamp_ns, rgb.shape[1], rgb.shape[0])
+        result = self.pipeline.process(Frame(rgb, camera, stamp_ns, msg.header.frame_id))
+        header = msg.header
+        if want_depth:
+            self._pubs["depth"].publish(depth_to_image(result.depth, header))
+            if camera is not None:
+                self._pubs["info"].publish(camera_info_from_model(camera, header))
+        if want_points and camera is not None:
+            cloud = self.pipeline.build_cloud(result, rgb)
+            self._pubs["points"].publish(cloud_to_msg(cloud, header))
+        self.stats.frame_out(time.monotonic() - received, result.timings.get("model", 0.0))
+
+    def _camera_for(self, stamp_ns: int, width: int, height: int) -> CameraModel | None:
+        slop_ns = int(self.config.camera_info_slop * 1e9)
+        entry = self._infos.nearest(stamp_ns, slop_ns) or self._infos.latest()
+        if entry is None:
+            self._report("no_camera_info", "no CameraInfo received on 'camera_info' yet: publishing depth without points")
+            return None
+        try:
+            camera = self._camera_cache.get(entry[1])
+        except DepthRosError as exc:
+            self._report("bad_camera_info", f"ignoring CameraInfo: {exc}")
+            return None
+        if (camera.width, camera.height) != (width, height):
+            self._report(
+                "camera_info_size",
+                f"CameraInfo describes a {camera.width}x{camera.height} image but the image is {width}x{height}: "
+                "publishing depth without points",
+            )
+            return None
+        return camera
+
+    def _report(self, kind: str, message: str) -> None:
+        self.stats.error(kind, message)
+        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _on_worker_error(self, exc: BaseException) -> None:
+        kind = "model" if isinstance(exc, ModelError) else "internal"
+        self.stats.error(kind, f"frame skipped: {type(exc).__name__}: {exc}")
+        self.get_logger().error(f"frame skipped: {type(exc).__name__}: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _publish_diagnostics(self) -> None:
+        if self._diag_pub is None:
+            return
+        model = self._model
+        msg = build_diagnostics(
+            self.get_fully_qualified_name(),
+            self.stats,
+            model_name=self.config.model,
+            metric=model is not None and model.spec.output_kind.value == "metric",
+            dropped=self._worker.dropped if self._worker else 0,
+            stamp=self.get_clock().now().to_msg(),
+            stale_after_s=max(5.0, 3 * self.config.diagnostics_period),
+        )
+        self._diag_pub.publish(msg)
+
+
+def run_node(node_name: str, args: list[str] | None = None) -> int:
+    """Start a DepthNode and spin until shutdown; returns a process exit code."""
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = DepthNode(node_name)
+    try:
+        if node.config.autostart and not node.active:
+            node.get_logger().fatal("autostart failed: the node did not reach the active state (see the error above)")
+            return 1
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    except rclpy.executors.ExternalShutdownException:
+        pass
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+def main() -> None:
+    sys.exit(run_node("depth_node"))
+
+
+def radar_main() -> None:
+    sys.exit(run_node("radar_depth_node"))
+
+
+# Executable name -> node constructor (keyword arguments go to rclpy's Node), for tests and tools.
+NODE_FACTORIES = {
+    "depth_node": lambda **kwargs: DepthNode("depth_node", **kwargs),
+    "radar_depth_node": lambda **kwargs: DepthNode("radar_depth_node", **kwargs),
+}
+# Relative input topic names of each executable (what launch files may remap).
+INPUT_TOPICS = {
+    "depth_node": ("image", "image/compressed", "camera_info"),
+    "radar_depth_node": ("image", "image/compressed", "camera_info"),
+}

@@ -1,0 +1,41 @@
+"""Shared fixtures: the ../shared data folder and an isolated ROS domain per test session."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+# Tests never download weights.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Each test session gets its own DDS domain so that parallel runs on one machine cannot hear each other.
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared (real data and models) is not present beside the checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def rgbd_frames(shared_dir):
+    from depth_ros.tools.rgbd_dataset import load_manifest
+
+    return load_manifest(shared_dir / "data" / "rgbd" / "manifest.json")
+
+
+@pytest.fixture(scope="session")
+def fastdepth_path(shared_dir) -> Path:
+    path = shared_dir / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    return path

@@ -1,0 +1,189 @@
+"""Launch files and configs against the package (ros2 launch is not installable here).
+
+Every executable a launch file starts is a console_script; every file it references exists and is
+installed by setup.py; every parameter in config/*.yaml is one the node really declares (checked
+on a real rclpy node), with the right type and inside its declared range; every launch argument
+has a description and every LaunchConfiguration refers to a declared argument.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import runpy
+import sys
+from glob import glob
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+import launch_stubs
+
+REPO = Path(__file__).resolve().parents[1]
+LAUNCH_FILES = sorted(REPO.glob("launch/*.launch.py"))
+
+
+@pytest.fixture(scope="module")
+def setup_kwargs():
+    captured = {}
+    with mock.patch("setuptools.setup", lambda **kw: captured.update(kw)):
+        cwd = Path.cwd()
+        try:
+            import os
+
+            os.chdir(REPO)
+            runpy.run_path(str(REPO / "setup.py"), run_name="__main__")
+        finally:
+            os.chdir(cwd)
+    return captured
+
+
+@pytest.fixture(scope="module")
+def console_scripts(setup_kwargs):
+    return {line.split("=")[0].strip(): line.split("=")[1].strip() for line in setup_kwargs["entry_points"]["console_scripts"]}
+
+
+@pytest.fixture(scope="module")
+def launch_descriptions():
+    saved = {k: sys.modules.get(k) for k in ("launch", "launch.actions", "launch.conditions", "launch.substitutions",
+                                             "launch_ros", "launch_ros.actions", "ament_index_python",
+                                             "ament_index_python.packages")}
+    launch_stubs.install({"depth_ros": str(REPO)})
+    try:
+        out = {}
+        for path in LAUNCH_FILES:
+            spec = importlib.util.spec_from_file_location(path.stem.replace(".", "_"), path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            out[path.name] = module.generate_launch_description()
+        return out
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+
+
+def _nodes(desc):
+    return [e for e in desc.entities if isinstance(e, launch_stubs.Node)]
+
+
+def _args(desc):
+    return {e.name: e for e in desc.entities if isinstance(e, launch_stubs.DeclareLaunchArgument)}
+
+
+def _configs_used(obj):
+    if isinstance(obj, launch_stubs.LaunchConfiguration):
+        yield obj.name
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            yield from _configs_used(x)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _configs_used(k)
+            yield from _configs_used(v)
+    elif isinstance(obj, launch_stubs.PythonExpression):
+        yield from _configs_used(obj.parts)
+    elif isinstance(obj, launch_stubs.Condition):
+        yield from _configs_used(obj.expression)
+
+
+def test_there_are_launch_files():
+    assert any(p.name == "depth.launch.py" for p in LAUNCH_FILES)
+
+
+def test_setup_installs_launch_config_resource_and_manifest(setup_kwargs):
+    installed = {Path(f).as_posix() for _, files in setup_kwargs["data_files"] for f in files}
+    for path in LAUNCH_FILES:
+        assert f"launch/{path.name}" in installed
+    for path in glob(str(REPO / "config" / "*")):
+        assert f"config/{Path(path).name}" in installed
+    assert "resource/depth_ros" in installed and "package.xml" in installed
+    assert (REPO / "resource" / "depth_ros").is_file()
+
+
+def test_executables_are_console_scripts(launch_descriptions, console_scripts):
+    for name, desc in launch_descriptions.items():
+        nodes = _nodes(desc)
+        assert nodes, name
+        for node in nodes:
+            assert node.package == "depth_ros", name
+            assert node.executable in console_scripts, f"{name}: {node.executable} is not a console_script"
+            module, func = console_scripts[node.executable].split(":")
+            assert hasattr(importlib.import_module(module), func)
+
+
+def test_launch_arguments_are_described_and_declared(launch_descriptions):
+    for name, desc in launch_descriptions.items():
+        args = _args(desc)
+        for arg in args.values():
+            assert arg.description.strip(), f"{name}: argument {arg.name} has no description"
+        for node in _nodes(desc):
+            used = set(_configs_used([node.parameters, node.remappings, node.namespace, node.arguments, node.condition]))
+            assert used <= set(args), f"{name}: undeclared launch arguments {used - set(args)}"
+        for required in ("params_file", "namespace", "use_sim_time", "log_level", "model"):
+            assert required in args, f"{name} lacks the {required} argument"
+
+
+def test_referenced_files_exist(launch_descriptions):
+    for name, desc in launch_descriptions.items():
+        for arg in _args(desc).values():
+            if arg.name.endswith("_file") or arg.name.endswith("config"):
+                assert Path(arg.default_value).is_file(), f"{name}: {arg.name} -> {arg.default_value} missing"
+
+
+def _declared_parameters(executable):
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from depth_ros.ros.depth_node import NODE_FACTORIES
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    try:
+        node = NODE_FACTORIES[executable](context=ctx, parameter_overrides=[Parameter("autostart", value=False)])
+        try:
+            return {name: (node.get_parameter(name).type_, node.describe_parameter(name))
+                    for name in node._parameters}
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)
+
+
+def test_config_parameters_are_declared_by_the_node(launch_descriptions):
+    from rclpy.parameter import Parameter
+
+    checked = 0
+    for name, desc in launch_descriptions.items():
+        for node in _nodes(desc):
+            declared = _declared_parameters(node.executable)
+            files = [p for p in node.parameters if isinstance(p, launch_stubs.LaunchConfiguration)]
+            for lc in files:
+                yaml_path = Path(_args(desc)[lc.name].default_value)
+                content = yaml.safe_load(yaml_path.read_text())
+                key = next(k for k in content if k.split("/")[-1] == node.name)
+                assert key in (node.name, f"/**/{node.name}"), f"{yaml_path}: key {key}"
+                for pname, value in content[key]["ros__parameters"].items():
+                    assert pname in declared, f"{yaml_path.name}: {pname} is not declared by {node.executable}"
+                    ptype, descriptor = declared[pname]
+                    assert Parameter.Type.from_parameter_value(value) == ptype, f"{yaml_path.name}: {pname} type"
+                    assert descriptor.description, f"{pname} has no description"
+                    for rng in list(descriptor.floating_point_range) + list(descriptor.integer_range):
+                        assert rng.from_value <= value <= rng.to_value, f"{pname}={value} outside its range"
+                    checked += 1
+            for overrides in (p for p in node.parameters if isinstance(p, dict)):
+                for pname in overrides:
+                    assert pname in declared or pname == "use_sim_time", f"{name}: {pname} not declared"
+    assert checked >= 10
+
+
+def test_remapped_topics_are_node_inputs(launch_descriptions):
+    from depth_ros.ros.depth_node import INPUT_TOPICS
+
+    for name, desc in launch_descriptions.items():
+        for node in _nodes(desc):
+            for src, _ in node.remappings:
+                assert src in INPUT_TOPICS[node.executable], f"{name}: remaps {src}, which {node.executable} never uses"
