@@ -11,6 +11,7 @@ Inference runs on a worker thread on the newest frame; nothing runs while nobody
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
@@ -35,11 +36,16 @@ from depth_ros.ros.conversions import (
     image_to_rgb,
     stamp_to_ns,
 )
+from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.diagnostics import build_diagnostics
 from depth_ros.ros.params import DEPTH_NODE_PARAMS, DepthNodeConfig, declare_params
 from depth_ros.ros.qos import DIAGNOSTICS_QOS, OUTPUT_QOS, SENSOR_QOS
 
 LOG_THROTTLE_S = 5.0
+# How long the worker waits for the CameraInfo of an image that arrived first; after
+# MAX_INFO_MISSES images without a matching info it stops waiting until one matches again.
+CAMERA_INFO_WAIT_S = 0.1
+MAX_INFO_MISSES = 3
 
 
 class CameraModelCache:
@@ -74,6 +80,8 @@ class DepthNode(LifecycleNode):
         self._diag_pub = None
         self._diag_timer = None
         self._infos: TimeBuffer = TimeBuffer(max_items=30)
+        self._info_arrived = threading.Condition()
+        self._info_misses = 0
         self._camera_cache = CameraModelCache()
         self._last_stamp_ns: int | None = None
         self.active = False
@@ -174,7 +182,9 @@ class DepthNode(LifecycleNode):
             self._worker.submit((msg, time.monotonic()))
 
     def _on_info(self, msg: CameraInfo) -> None:
-        self._infos.add(stamp_to_ns(msg.header.stamp), msg)
+        with self._info_arrived:
+            self._infos.add(stamp_to_ns(msg.header.stamp), msg)
+            self._info_arrived.notify_all()
 
     # -- worker thread -----------------------------------------------------------------------
 
@@ -189,6 +199,7 @@ class DepthNode(LifecycleNode):
         want_depth, want_points = self._wanted()
         if not (want_depth or want_points):
             self.stats.skipped_no_subscribers += 1
+            self.get_logger().debug("nobody subscribes to depth/image, depth/camera_info or points: frame skipped")
             return
         stamp_ns = stamp_to_ns(msg.header.stamp)
         if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns - 1_000_000_000:
@@ -212,9 +223,23 @@ class DepthNode(LifecycleNode):
             self._pubs["points"].publish(cloud_to_msg(cloud, header))
         self.stats.frame_out(time.monotonic() - received, result.timings.get("model", 0.0))
 
-    def _camera_for(self, stamp_ns: int, width: int, height: int) -> CameraModel | None:
+    def _matching_info(self, stamp_ns: int) -> tuple[int, Any] | None:
+        """The CameraInfo paired with an image stamp: nearest within the slop, waiting briefly for
+        one that is still in flight (topics race), else the latest one."""
         slop_ns = int(self.config.camera_info_slop * 1e9)
-        entry = self._infos.nearest(stamp_ns, slop_ns) or self._infos.latest()
+        deadline = time.monotonic() + (CAMERA_INFO_WAIT_S if self._info_misses < MAX_INFO_MISSES else 0.0)
+        with self._info_arrived:
+            while True:
+                entry = self._infos.nearest(stamp_ns, slop_ns)
+                remaining = deadline - time.monotonic()
+                if entry is not None or remaining <= 0:
+                    break
+                self._info_arrived.wait(remaining)
+        self._info_misses = 0 if entry is not None else self._info_misses + 1
+        return entry or self._infos.latest()
+
+    def _camera_for(self, stamp_ns: int, width: int, height: int) -> CameraModel | None:
+        entry = self._matching_info(stamp_ns)
         if entry is None:
             self._report("no_camera_info", "no CameraInfo received on 'camera_info' yet: publishing depth without points")
             return None
@@ -237,6 +262,8 @@ class DepthNode(LifecycleNode):
         self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
 
     def _on_worker_error(self, exc: BaseException) -> None:
+        if not self.context.ok():
+            return  # shutting down: publishers are already gone
         kind = "model" if isinstance(exc, ModelError) else "internal"
         self.stats.error(kind, f"frame skipped: {type(exc).__name__}: {exc}")
         self.get_logger().error(f"frame skipped: {type(exc).__name__}: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
@@ -259,6 +286,7 @@ class DepthNode(LifecycleNode):
 
 def run_node(node_name: str, args: list[str] | None = None) -> int:
     """Start a DepthNode and spin until shutdown; returns a process exit code."""
+    use_large_data_profile()
     rclpy.init(args=args if args is not None else sys.argv)
     node = DepthNode(node_name)
     try:

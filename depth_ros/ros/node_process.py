@@ -144,11 +144,29 @@ class FrameClient(Node):
                 return out
         return None
 
-    def wait_for_subscribers(self, timeout: float, executor: Any = None) -> bool:
-        """Wait until the node under test subscribes to our image topic."""
+    def handshake(self, rgb: np.ndarray, camera: CameraModel | None, timeout: float, executor: Any = None,
+                  kinds: tuple[str, ...] = ("depth",)) -> bool:
+        """Publish a warm-up frame every 0.5 s until its outputs come back.
+
+        DDS discovery is asymmetric: our publisher may see the node's subscription before the node's
+        subscription has matched our publisher, and a best-effort sample sent in that gap is lost.
+        An answered frame proves both directions are matched.
+        """
+        deadline = time.monotonic() + timeout
+        stamp = 1
+        while time.monotonic() < deadline:
+            self.publish_frame(rgb, camera, stamp)
+            if self.wait_for(stamp, kinds, min(0.5, max(deadline - time.monotonic(), 0.0)), executor) is not None:
+                return True
+            stamp += 1
+        return False
+
+    def wait_for_subscribers(self, timeout: float, executor: Any = None, publisher: Any = None) -> bool:
+        """Wait until the node under test subscribes to `publisher` (default: our image topic)."""
+        publisher = publisher or self.image_pub
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.image_pub.get_subscription_count() > 0:
+            if publisher.get_subscription_count() > 0:
                 return True
             if executor is not None:
                 executor.spin_once(timeout_sec=0.05)

@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"depth-ros-demo: RGB-D manifest not found: '{args.manifest}'. Pass --manifest.", file=sys.stderr)
         return 2
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    from depth_ros.ros.dds import use_large_data_profile
 
+    use_large_data_profile()
     import rclpy
     from tqdm import tqdm
 
@@ -72,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             if not client.wait_for_subscribers(args.timeout):
                 print(f"depth_node did not come up within {args.timeout:.0f} s; see {out / 'depth_node.log'}", file=sys.stderr)
                 return 1
-            time.sleep(0.5)  # let the node's publishers match ours
+            if not client.handshake(frames[0].rgb, frames[0].camera, args.timeout):
+                print(f"depth_node does not answer; see {out / 'depth_node.log'}", file=sys.stderr)
+                return 1
             preview = None
             for i, frame in enumerate(tqdm(frames, desc="frames", unit="frame")):
                 stamp = 1_700_000_000_000_000_000 + i * 100_000_000
