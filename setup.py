@@ -11,6 +11,8 @@ NODES = {
 }
 TOOLS = {
     "depth-ros-demo": "depth_ros.tools.demo:main",
+    "depth-ros-play": "depth_ros.tools.play:main",
+    "depth-ros-record": "depth_ros.tools.record:main",
 }
 
 setup(

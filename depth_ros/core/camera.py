@@ -203,6 +203,8 @@ class CameraModel:
     def undistort_pixels(self, uv: np.ndarray) -> np.ndarray:
         """Pixel coordinates (N, 2) -> undistorted normalised coordinates (N, 2), float64."""
         uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        if len(uv) == 0:
+            return np.empty((0, 2))
         if not self.is_distorted:
             return np.stack([(uv[:, 0] - self.cx) / self.fx, (uv[:, 1] - self.cy) / self.fy], axis=1)
         pts = uv.reshape(-1, 1, 2)

@@ -12,6 +12,7 @@ from typing import Callable
 
 from depth_ros.core.errors import InvalidInputError, UnknownModelError
 from depth_ros.models.base import DepthModel
+from depth_ros.models.radar_fusion_spec import SPEC as RADAR_FUSION_SPEC
 from depth_ros.models.spec import ModelSpec, OutputKind
 
 Factory = Callable[..., DepthModel]
@@ -100,6 +101,7 @@ def _builtin_specs() -> list[tuple[ModelSpec, Factory]]:
         (ModelSpec("glpn_nyu", "transformers", OutputKind.METRIC, 10.0, None, multiple_of=32,
                    hub_id="vinvino02/glpn-nyu", env_subpath="glpn_nyu",
                    description="GLPN (SegFormer encoder), NYU Depth V2, metric up to 10 m"), _TRANSFORMERS),
+        (RADAR_FUSION_SPEC, _lazy("depth_ros.models.radar_fusion", "load_radar_fusion")),
         (ModelSpec("onnx", "onnx", OutputKind.RELATIVE_INVERSE, 1.0, None,
                    description="any exported ONNX depth network; its spec comes from the JSON sidecar "
                                "<stem>.json next to <stem>.onnx (see depth_ros.models.onnx_backend)"), _ONNX),

@@ -116,3 +116,9 @@ def test_points_behind_camera_are_flagged():
     uv, in_front = cam.project(np.array([[0, 0, -1.0], [0, 0, 1.0]]))
     assert in_front.tolist() == [False, True] and np.isnan(uv[0]).all()
     assert cam.in_image(uv).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("model", sorted(DISTORTIONS))
+def test_undistort_no_pixels(model):
+    cam = CameraModel(64, 48, 50.0, 50.0, 31.5, 23.5, model, DISTORTIONS[model])
+    assert cam.undistort_pixels(np.empty((0, 2))).shape == (0, 2)
