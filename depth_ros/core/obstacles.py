@@ -429,6 +429,7 @@ class ObstacleFilter:
     metres above the ground, None disables; `camera_height` above the ground (m), required for the
     height band when gravity is known; `decimation` uses every n-th row and column;
     `mount_roll_pitch` fixed camera (roll, pitch) in radians used when `compute` gets no gravity.
+    An instance reuses its hash table across frames: use one instance per thread.
     """
 
     def __init__(

@@ -361,3 +361,13 @@ def test_gravity_frame_is_a_right_handed_rotation_also_looking_down():
     R, _ = gravity_frame_transform((0.0, 0.0, 1.0))
     np.testing.assert_allclose(R @ [0, -1, 0], [1, 0, 0], atol=1e-12)
     np.testing.assert_allclose(R @ [1, 0, 0], [0, -1, 0], atol=1e-12)
+
+
+def test_bench_nav_prints_result_line(shared_dir, capsys):
+    from depth_ros.tools.bench_nav import main
+
+    assert main(["--shared", str(shared_dir), "--repeat", "2", "--frame", "tum_fr1_1"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    fields = dict(kv.split("=") for kv in last.split()[1:])
+    assert last.startswith("RESULT ") and set(fields) == {"nav_vs_open3d", "scan_ms", "ours_ms", "open3d_ms"}
+    assert float(fields["nav_vs_open3d"]) == pytest.approx(float(fields["ours_ms"]) / float(fields["open3d_ms"]), rel=0.01)
