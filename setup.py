@@ -11,8 +11,11 @@ NODES = {
 }
 TOOLS = {
     "depth-ros-demo": "depth_ros.tools.demo:main",
+    "depth-ros-models": "depth_ros.tools.models:main",
+    "depth-ros-bench": "depth_ros.tools.bench:main",
     "depth-ros-play": "depth_ros.tools.play:main",
     "depth-ros-record": "depth_ros.tools.record:main",
+    "depth-ros-simulate": "depth_ros.tools.simulate:main",
 }
 
 setup(

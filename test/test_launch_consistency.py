@@ -91,7 +91,7 @@ def _configs_used(obj):
 
 
 def test_there_are_launch_files():
-    assert any(p.name == "depth.launch.py" for p in LAUNCH_FILES)
+    assert {p.name for p in LAUNCH_FILES} >= {"depth.launch.py", "radar_depth.launch.py"}
 
 
 def test_setup_installs_launch_config_resource_and_manifest(setup_kwargs):
@@ -134,6 +134,17 @@ def test_referenced_files_exist(launch_descriptions):
                 assert Path(arg.default_value).is_file(), f"{name}: {arg.name} -> {arg.default_value} missing"
 
 
+def _flatten(params, prefix=""):
+    """Nested YAML dicts -> ROS 2's dotted parameter names."""
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _declared_parameters(executable):
     import rclpy
     from rclpy.parameter import Parameter
@@ -166,7 +177,7 @@ def test_config_parameters_are_declared_by_the_node(launch_descriptions):
                 content = yaml.safe_load(yaml_path.read_text())
                 key = next(k for k in content if k.split("/")[-1] == node.name)
                 assert key in (node.name, f"/**/{node.name}"), f"{yaml_path}: key {key}"
-                for pname, value in content[key]["ros__parameters"].items():
+                for pname, value in _flatten(content[key]["ros__parameters"]).items():
                     assert pname in declared, f"{yaml_path.name}: {pname} is not declared by {node.executable}"
                     ptype, descriptor = declared[pname]
                     assert Parameter.Type.from_parameter_value(value) == ptype, f"{yaml_path.name}: {pname} type"
@@ -177,7 +188,7 @@ def test_config_parameters_are_declared_by_the_node(launch_descriptions):
             for overrides in (p for p in node.parameters if isinstance(p, dict)):
                 for pname in overrides:
                     assert pname in declared or pname == "use_sim_time", f"{name}: {pname} not declared"
-    assert checked >= 10
+    assert checked >= 40
 
 
 def test_remapped_topics_are_node_inputs(launch_descriptions):

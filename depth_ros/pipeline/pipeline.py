@@ -16,6 +16,7 @@ import numpy as np
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.cloud import CloudBuilder, OrganizedCloud
 from depth_ros.core.errors import InvalidInputError, ModelOutputError
+from depth_ros.pipeline.fusion import FusionConfig, FusionStage
 
 
 @dataclass
@@ -67,9 +68,10 @@ class DepthResult:
 class DepthPipeline:
     """Runs a depth model on frames and turns its output into metric depth and clouds."""
 
-    def __init__(self, model: Any, config: PipelineConfig | None = None) -> None:
+    def __init__(self, model: Any, config: PipelineConfig | None = None, fusion: FusionConfig | None = None) -> None:
         self.model = model
         self.config = config or PipelineConfig()
+        self.fusion = FusionStage(fusion or FusionConfig(), self.config.min_depth, self.config.max_depth)
         self._cloud_builder = CloudBuilder(
             rgb=self.config.cloud_rgb,
             extra_field="confidence" if self.config.cloud_confidence else None,
@@ -84,6 +86,7 @@ class DepthPipeline:
 
     def reset(self) -> None:
         """Forget temporal state (called on a backwards time jump)."""
+        self.fusion.reset()
 
     def process(self, frame: Frame) -> DepthResult:
         """Depth for one frame; raises InvalidInputError or ModelOutputError on bad input/output."""
@@ -96,18 +99,31 @@ class DepthPipeline:
                 f"{rgb.shape[1]}x{rgb.shape[0]}"
             )
         t0 = time.perf_counter()
-        raw = self.model.predict(rgb)
+        fusion = self.fusion
+        proj = fusion.radar_points(frame.camera, frame.stamp_ns) if frame.camera is not None else None
+        prior = fusion.prior(proj, rgb.shape[:2]) if self.model.spec.input_channels == 4 else None
         t1 = time.perf_counter()
+        raw = self.model.predict(rgb, prior)
+        t2 = time.perf_counter()
         timings = {f"model_{k}": v for k, v in getattr(self.model, "last_timings", {}).items()}
-        timings["model"] = t1 - t0
+        timings["model"] = t2 - t1
         check_model_output(raw, rgb.shape[:2])
-        if self.model_is_metric:
-            depth = self._limit_range(raw)
-            result = DepthResult(depth, True, frame.stamp_ns, frame.frame_id, frame.camera, scale_source="model")
+        model_conf = getattr(self.model, "last_confidence", None)
+        if fusion.config.any_source:
+            out = fusion.align(raw, self.model.spec.output_kind, frame.camera, frame.stamp_ns, proj)
+            depth = out.depth if out.metric else relative_inverse_to_relative_depth(out.depth)
+            confidence = out.confidence if out.confidence is not None else model_conf
+            result = DepthResult(depth, out.metric, frame.stamp_ns, frame.frame_id, frame.camera,
+                                 confidence=confidence, scale_source=out.source, info=out.info)
+        elif self.model_is_metric:
+            result = DepthResult(self._limit_range(raw), True, frame.stamp_ns, frame.frame_id, frame.camera,
+                                 confidence=model_conf, scale_source="model")
         else:
-            depth = relative_inverse_to_relative_depth(raw)
-            result = DepthResult(depth, False, frame.stamp_ns, frame.frame_id, frame.camera, scale_source="none")
-        timings["total"] = time.perf_counter() - t0
+            result = DepthResult(relative_inverse_to_relative_depth(raw), False, frame.stamp_ns, frame.frame_id,
+                                 frame.camera, scale_source="none")
+        t3 = time.perf_counter()
+        timings["fusion"] = (t1 - t0) + (t3 - t2)
+        timings["total"] = t3 - t0
         result.timings = timings
         return result
 

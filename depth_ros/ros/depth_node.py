@@ -15,13 +15,18 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu, PointCloud2
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import DepthRosError, InvalidInputError, ModelError
+from depth_ros.core.imu import ImuReading
+from depth_ros.core.radar import RadarScan
+from depth_ros.core.transforms import OPTICAL_FROM_BODY, RigidTransform, quat_to_matrix
 from depth_ros.core.timebuffer import TimeBuffer
 from depth_ros.models.registry import load_model
 from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
@@ -34,14 +39,17 @@ from depth_ros.ros.conversions import (
     compressed_to_rgb,
     depth_to_image,
     image_to_rgb,
+    read_fields,
     stamp_to_ns,
 )
 from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.diagnostics import build_diagnostics
-from depth_ros.ros.params import DEPTH_NODE_PARAMS, DepthNodeConfig, declare_params
+from depth_ros.ros.params import DepthNodeConfig, declare_params, fusion_config_from_values, params_for
 from depth_ros.ros.qos import DIAGNOSTICS_QOS, OUTPUT_QOS, SENSOR_QOS
 
 LOG_THROTTLE_S = 5.0
+# Optional per-point radar fields, read by name when present.
+RADAR_FIELDS = ("intensity", "snr", "rcs", "doppler")
 # How long the worker waits for the CameraInfo of an image that arrived first; after
 # MAX_INFO_MISSES images without a matching info it stops waiting until one matches again.
 CAMERA_INFO_WAIT_S = 0.1
@@ -70,7 +78,10 @@ class DepthNode(LifecycleNode):
 
     def __init__(self, node_name: str = "depth_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.config = DepthNodeConfig.from_values(declare_params(self, DEPTH_NODE_PARAMS))
+        self._param_values = declare_params(self, params_for(node_name))
+        self.config = DepthNodeConfig.from_values(self._param_values)
+        self.fusion_config = None
+        self._tf_buffer = None
         self.stats = NodeStats()
         self.pipeline: DepthPipeline | None = None
         self._model = None
@@ -84,6 +95,8 @@ class DepthNode(LifecycleNode):
         self._info_misses = 0
         self._camera_cache = CameraModelCache()
         self._last_stamp_ns: int | None = None
+        self._image_frame = ""
+        self._last_result_info: dict = {}
         self.active = False
         if self.config.autostart:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
@@ -95,6 +108,7 @@ class DepthNode(LifecycleNode):
         c = self.config
         input_size = (c.input_height, c.input_width) if c.input_width and c.input_height else None
         try:
+            self.fusion_config = fusion_config_from_values(self._param_values)
             self._model = load_model(
                 c.model, path=c.model_path or None, device=c.device, fp16=c.fp16,
                 input_size=input_size, num_threads=c.num_threads or None,
@@ -103,23 +117,27 @@ class DepthNode(LifecycleNode):
             self.pipeline = DepthPipeline(
                 self._model,
                 PipelineConfig(min_depth=c.min_depth, max_depth=c.max_depth, cloud_decimation=c.cloud_decimation,
-                               cloud_rgb=c.cloud_rgb),
+                               cloud_rgb=c.cloud_rgb, cloud_confidence=c.cloud_confidence),
+                self.fusion_config,
             )
         except (ModelError, InvalidInputError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         kind = self._model.spec.output_kind.value
         self.get_logger().info(f"model '{c.model}' loaded ({kind}, backend {self._model.spec.backend}, {c.device})")
-        if kind != "metric":
+        if kind != "metric" and not self.fusion_config.any_source:
             self.get_logger().warning(
                 f"model '{c.model}' is relative: depth/image holds RELATIVE depth (median 1.0), not metres, "
                 "until a scale source (radar, ground plane) is enabled"
             )
+        self._log_scale_sources()
         self._pubs = {
             "depth": self.create_publisher(Image, "depth/image", OUTPUT_QOS),
             "info": self.create_publisher(CameraInfo, "depth/camera_info", OUTPUT_QOS),
             "points": self.create_publisher(PointCloud2, "points", OUTPUT_QOS),
         }
+        if c.publish_confidence and self.fusion_config.any_source or self._model.spec.input_channels == 4:
+            self._pubs["confidence"] = self.create_publisher(Image, "depth/confidence", OUTPUT_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
         self._diag_timer = self.create_timer(c.diagnostics_period, self._publish_diagnostics)
         return TransitionCallbackReturn.SUCCESS
@@ -132,6 +150,13 @@ class DepthNode(LifecycleNode):
         else:
             self._subs.append(self.create_subscription(Image, "image", self._on_image, SENSOR_QOS))
         self._subs.append(self.create_subscription(CameraInfo, "camera_info", self._on_info, SENSOR_QOS))
+        f = self.fusion_config
+        if f.radar_enabled:
+            self._subs.append(self.create_subscription(PointCloud2, "radar/points", self._on_radar, SENSOR_QOS))
+        if f.imu_enabled:
+            self._subs.append(self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS))
+        if self._param_values["odom.enabled"]:
+            self._subs.append(self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS))
         self.active = True
         return TransitionCallbackReturn.SUCCESS
 
@@ -181,6 +206,79 @@ class DepthNode(LifecycleNode):
         if self._worker is not None:
             self._worker.submit((msg, time.monotonic()))
 
+    def _on_radar(self, msg: PointCloud2) -> None:
+        try:
+            fields = read_fields(msg, names=("x", "y", "z") + RADAR_FIELDS)
+        except DepthRosError as exc:
+            self._report("bad_radar", f"dropping radar cloud: {exc}")
+            return
+        n = len(fields["x"])
+        limit = self._param_values["radar.max_points"]
+        if n > limit:
+            self._report("radar_subsampled", f"radar cloud of {n} points subsampled to radar.max_points={limit}")
+            step = -(-n // limit)
+            fields = {k: v[::step] for k, v in fields.items()}
+        points = np.stack([fields.pop("x"), fields.pop("y"), fields.pop("z")], axis=1)
+        if n == 0:
+            self._report("empty_radar", "radar cloud is empty")
+        scan = RadarScan(stamp_to_ns(msg.header.stamp), points, fields, msg.header.frame_id)
+        self._update_radar_extrinsic(msg.header.frame_id)
+        if self.pipeline.fusion.add_radar(scan):
+            self.get_logger().warning("radar stamps jumped backwards: radar buffer reset")
+
+    def _on_imu(self, msg: Imu) -> None:
+        v, a = msg.angular_velocity, msg.linear_acceleration
+        try:
+            reading = ImuReading(stamp_to_ns(msg.header.stamp), (v.x, v.y, v.z), (a.x, a.y, a.z))
+        except DepthRosError as exc:
+            self._report("bad_imu", f"dropping IMU sample: {exc}")
+            return
+        self.pipeline.fusion.add_imu(reading)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        v = msg.twist.twist.linear
+        velocity = np.array([v.x, v.y, v.z])
+        if not np.isfinite(velocity).all():
+            self._report("bad_odom", f"dropping odometry with non-finite velocity {velocity.tolist()}")
+            return
+        # Twist is in the child (base) frame, assumed aligned with camera_link.
+        self.pipeline.fusion.add_odometry(stamp_to_ns(msg.header.stamp), OPTICAL_FROM_BODY.R @ velocity)
+
+    def _log_scale_sources(self) -> None:
+        f = self.fusion_config
+        sources = [name for name, on in (("radar", f.radar_enabled), ("imu", f.imu_enabled),
+                                         ("ground plane", f.ground_enabled and f.camera_height > 0)) if on]
+        if f.radar_enabled:
+            via = "tf2" if self._use_tf() else "parameters radar.translation/radar.rotation_*"
+            self.get_logger().info(f"radar extrinsic from {via}")
+        self.get_logger().info(f"scale sources: {', '.join(sources) or 'none (model scale)'}")
+
+    def _use_tf(self) -> bool:
+        if not self._param_values["radar.use_tf"]:
+            return False
+        if self._tf_buffer is None:
+            try:
+                import tf2_ros  # not on PyPI: only inside a ROS 2 install
+            except ImportError:
+                self._tf_buffer = False
+                return False
+            self._tf_buffer = tf2_ros.Buffer()
+            self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
+        return self._tf_buffer is not False
+
+    def _update_radar_extrinsic(self, radar_frame: str) -> None:
+        """With tf2, the radar -> camera optical transform comes from TF (camera frame = image frame_id)."""
+        if not (self._image_frame and radar_frame and self._use_tf()):
+            return
+        try:
+            tf = self._tf_buffer.lookup_transform(self._image_frame, radar_frame, rclpy.time.Time()).transform
+        except Exception as exc:  # tf2 raises several unrelated exception types
+            self._report("radar_tf", f"no TF {radar_frame} -> {self._image_frame} ({exc}); using parameters")
+            return
+        q, t = tf.rotation, tf.translation
+        self.pipeline.fusion.config.T_cam_radar = RigidTransform(quat_to_matrix((q.x, q.y, q.z, q.w)),
+                                                                 np.array([t.x, t.y, t.z]))
+
     def _on_info(self, msg: CameraInfo) -> None:
         with self._info_arrived:
             self._infos.add(stamp_to_ns(msg.header.stamp), msg)
@@ -212,12 +310,17 @@ class DepthNode(LifecycleNode):
             self._report("bad_image", f"dropping image: {exc}")
             return
         camera = self._camera_for(stamp_ns, rgb.shape[1], rgb.shape[0])
+        self._image_frame = msg.header.frame_id
         result = self.pipeline.process(Frame(rgb, camera, stamp_ns, msg.header.frame_id))
+        self._last_result_info = {"scale_source": result.scale_source, **result.info}
         header = msg.header
         if want_depth:
             self._pubs["depth"].publish(depth_to_image(result.depth, header))
             if camera is not None:
                 self._pubs["info"].publish(camera_info_from_model(camera, header))
+        conf_pub = self._pubs.get("confidence")
+        if conf_pub is not None and result.confidence is not None and conf_pub.get_subscription_count() > 0:
+            conf_pub.publish(depth_to_image(result.confidence, header))
         if want_points and camera is not None:
             cloud = self.pipeline.build_cloud(result, rgb)
             self._pubs["points"].publish(cloud_to_msg(cloud, header))
@@ -280,8 +383,17 @@ class DepthNode(LifecycleNode):
             dropped=self._worker.dropped if self._worker else 0,
             stamp=self.get_clock().now().to_msg(),
             stale_after_s=max(5.0, 3 * self.config.diagnostics_period),
+            extra=self._diagnostic_extras(),
         )
         self._diag_pub.publish(msg)
+
+
+    def _diagnostic_extras(self) -> dict:
+        if self.pipeline is None or not self.fusion_config.any_source:
+            return {}
+        extra = dict(self._last_result_info)
+        extra.update({f"counter_{k}": v for k, v in self.pipeline.fusion.counters.items()})
+        return extra
 
 
 def run_node(node_name: str, args: list[str] | None = None) -> int:
@@ -320,6 +432,6 @@ NODE_FACTORIES = {
 }
 # Relative input topic names of each executable (what launch files may remap).
 INPUT_TOPICS = {
-    "depth_node": ("image", "image/compressed", "camera_info"),
-    "radar_depth_node": ("image", "image/compressed", "camera_info"),
+    "depth_node": ("image", "image/compressed", "camera_info", "radar/points", "imu/data", "odom"),
+    "radar_depth_node": ("image", "image/compressed", "camera_info", "radar/points", "imu/data", "odom"),
 }

@@ -6,7 +6,7 @@ are checked against, so a parameter exists in exactly one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Sequence
 
 
@@ -25,7 +25,7 @@ class ParamDef:
 
 
 DEPTH_NODE_PARAMS: tuple[ParamDef, ...] = (
-    ParamDef("model", "fastdepth_tflite", "Registered model name (see `depth-ros-models` / README)."),
+    ParamDef("model", "fastdepth_tflite", "Registered model name (`depth-ros-models` lists them)."),
     ParamDef("model_path", "", "Local weights file or directory of the model; empty = the model's default."),
     ParamDef("device", "cpu", "Inference device.", choices=("cpu", "cuda")),
     ParamDef("fp16", False, "Half precision (CUDA only)."),
@@ -44,7 +44,58 @@ DEPTH_NODE_PARAMS: tuple[ParamDef, ...] = (
     ParamDef("queue_size", 1, "Frames kept waiting with queue_policy fifo.", 1, 100),
     ParamDef("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", 0.1, 60.0),
     ParamDef("autostart", True, "Configure and activate the lifecycle node at start-up."),
+    ParamDef("publish_confidence", True, "Publish depth/confidence (32FC1, 0..1) when a scale source is enabled."),
+    ParamDef("cloud_confidence", False, "Add a float32 'confidence' field to the cloud (in depth_image_proc's padding)."),
 )
+
+_XYZ = [0.0, 0.0, 0.0]
+_QUAT = [0.0, 0.0, 0.0, 1.0]
+
+FUSION_PARAMS: tuple[ParamDef, ...] = (
+    ParamDef("radar.enabled", False, "Subscribe to `radar/points` (PointCloud2 with x, y, z) and scale depth with it."),
+    ParamDef("radar.translation", _XYZ, "Radar position in camera_link (x forward, y left, z up), metres."),
+    ParamDef("radar.rotation_rpy", _XYZ, "Radar orientation in camera_link: roll, pitch, yaw (rad, REP-103)."),
+    ParamDef("radar.rotation_quaternion", _QUAT,
+             "Radar orientation in camera_link as x, y, z, w; used instead of rotation_rpy when not identity."),
+    ParamDef("radar.use_tf", True, "Look the radar->camera transform up with tf2 when tf2_ros is importable."),
+    ParamDef("radar.max_scans", 3, "Radar scans accumulated per image.", 1, 50),
+    ParamDef("radar.max_age", 0.5, "Oldest radar scan used, seconds before the image.", 0.01, 5.0),
+    ParamDef("radar.min_range", 0.2, "Radar points nearer than this (metres, camera z) are dropped.", 0.0, 50.0),
+    ParamDef("radar.max_range", 100.0, "Radar points farther than this (metres, camera z) are dropped.", 0.5, 1000.0),
+    ParamDef("radar.max_points", 100000, "Clouds with more points are subsampled to this many.", 10, 10000000),
+    ParamDef("radar.reject_clutter", True, "Drop radar points that contradict the network's depth ordering."),
+    ParamDef("radar.prior_radius", 3, "Disc radius (pixels) of the radar prior fed to 4-channel networks.", 0, 50),
+    ParamDef("imu.enabled", False, "Subscribe to `imu/data` (sensor_msgs/Imu): gravity and motion compensation."),
+    ParamDef("imu.translation", _XYZ, "IMU position in camera_link, metres (informational: compensation is rotation-only)."),
+    ParamDef("imu.rotation_rpy", _XYZ, "IMU orientation in camera_link: roll, pitch, yaw (rad, REP-103)."),
+    ParamDef("imu.rotation_quaternion", _QUAT,
+             "IMU orientation in camera_link as x, y, z, w; used instead of rotation_rpy when not identity."),
+    ParamDef("imu.gain", 0.02, "Complementary-filter gain per sample (accelerometer weight).", 0.0001, 1.0),
+    ParamDef("imu.motion_compensation", True, "Rotate radar scans to the image time with the integrated gyro."),
+    ParamDef("odom.enabled", False, "Subscribe to `odom` (nav_msgs/Odometry) for translation between scan and image."),
+    ParamDef("ground.enabled", False, "Use the ground plane (needs IMU and camera_height) when radar is absent/sparse."),
+    ParamDef("ground.camera_height", 0.0, "Camera height above the ground, metres; 0 = unknown.", 0.0, 20.0),
+    ParamDef("ground.max_distance", 20.0, "Ground pixels farther than this are not used.", 1.0, 200.0),
+    ParamDef("scale.mode", "spatial", "global: one scale per frame; spatial: plus a smooth local correction.",
+             choices=("global", "spatial")),
+    ParamDef("scale.method", "huber", "Robust fit of the global scale.", choices=("huber", "ransac")),
+    ParamDef("scale.min_points", 5, "Fewest metric points for a radar fit.", 2, 1000),
+    ParamDef("scale.max_residual", 0.4, "Largest robust log-depth spread of a trusted fit.", 0.01, 5.0),
+    ParamDef("scale.temporal", True, "Kalman-filter the scale over time (reset when time jumps back)."),
+    ParamDef("scale.process_noise", 0.02, "Scale random-walk noise per sqrt(second) (log units).", 0.0, 10.0),
+    ParamDef("scale.spatial_sigma_px", 80.0, "Reach (pixels) of one radar point's local correction.", 1.0, 2000.0),
+)
+
+# Defaults that differ for radar_depth_node (same code, fusion on by default).
+RADAR_NODE_DEFAULTS = {"radar.enabled": True, "imu.enabled": True, "cloud_confidence": True}
+
+
+def params_for(node_name: str) -> tuple[ParamDef, ...]:
+    """The parameter table of an executable (its own defaults applied)."""
+    table = DEPTH_NODE_PARAMS + FUSION_PARAMS
+    if node_name == "radar_depth_node":
+        table = tuple(replace(p, default=RADAR_NODE_DEFAULTS.get(p.name, p.default)) for p in table)
+    return table
 
 
 @dataclass(frozen=True)
@@ -69,10 +120,54 @@ class DepthNodeConfig:
     queue_size: int
     diagnostics_period: float
     autostart: bool
+    publish_confidence: bool
+    cloud_confidence: bool
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "DepthNodeConfig":
         return cls(**{f.name: values[f.name] for f in fields(cls)})
+
+
+def _rotation(values: dict[str, Any], prefix: str):
+    from depth_ros.core.errors import InvalidInputError
+    from depth_ros.core.transforms import quat_to_matrix, rpy_to_matrix
+
+    rpy, quat = list(values[f"{prefix}.rotation_rpy"]), list(values[f"{prefix}.rotation_quaternion"])
+    if len(rpy) != 3 or len(quat) != 4:
+        raise InvalidInputError(f"{prefix}.rotation_rpy needs 3 values and {prefix}.rotation_quaternion 4, "
+                                f"got {rpy} and {quat}")
+    if quat != _QUAT:
+        if any(rpy):
+            raise InvalidInputError(f"set either {prefix}.rotation_rpy or {prefix}.rotation_quaternion, not both")
+        return quat_to_matrix(quat)
+    return rpy_to_matrix(*rpy)
+
+
+def fusion_config_from_values(values: dict[str, Any]):
+    """FusionConfig from the node's parameter values (extrinsics converted to optical-frame transforms)."""
+    import numpy as np
+
+    from depth_ros.core.errors import InvalidInputError
+    from depth_ros.core.transforms import RigidTransform, body_extrinsic_to_optical
+    from depth_ros.pipeline.fusion import FusionConfig
+
+    t = list(values["radar.translation"])
+    if len(t) != 3:
+        raise InvalidInputError(f"radar.translation needs 3 values, got {t}")
+    T_radar = body_extrinsic_to_optical(RigidTransform(_rotation(values, "radar"), np.asarray(t, float)))
+    R_imu = body_extrinsic_to_optical(RigidTransform(_rotation(values, "imu"), np.zeros(3))).R
+    return FusionConfig(
+        radar_enabled=values["radar.enabled"], T_cam_radar=T_radar, radar_max_scans=values["radar.max_scans"],
+        radar_max_age_s=values["radar.max_age"], radar_min_range=values["radar.min_range"],
+        radar_max_range=values["radar.max_range"], radar_reject_clutter=values["radar.reject_clutter"],
+        prior_radius_px=values["radar.prior_radius"], imu_enabled=values["imu.enabled"], R_cam_imu=R_imu,
+        imu_gain=values["imu.gain"], motion_compensation=values["imu.motion_compensation"],
+        ground_enabled=values["ground.enabled"], camera_height=values["ground.camera_height"],
+        ground_max_distance=values["ground.max_distance"], scale_mode=values["scale.mode"],
+        scale_method=values["scale.method"], min_points=values["scale.min_points"],
+        max_residual=values["scale.max_residual"], temporal=values["scale.temporal"],
+        process_noise=values["scale.process_noise"], spatial_sigma_px=values["scale.spatial_sigma_px"],
+    )
 
 
 def declare_params(node: Any, table: Sequence[ParamDef]) -> dict[str, Any]:
@@ -85,7 +180,7 @@ def declare_params(node: Any, table: Sequence[ParamDef]) -> dict[str, Any]:
         if p.choices:
             desc += f" One of: {', '.join(p.choices)}."
         descriptor = ParameterDescriptor(description=desc, read_only=True)
-        if p.min is not None and isinstance(p.default, bool) is False:
+        if p.min is not None and not isinstance(p.default, bool):
             if isinstance(p.default, int):
                 descriptor.integer_range = [IntegerRange(from_value=int(p.min), to_value=int(p.max), step=1)]
             elif isinstance(p.default, float):

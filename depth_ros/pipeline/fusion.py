@@ -1,0 +1,283 @@
+"""Metric scale for any depth network from radar points, the IMU's gravity and a ground plane.
+
+Per frame (`FusionStage.align`):
+1. radar scans of the last N scans / T seconds are moved into the camera frame at the image's
+   time (extrinsic, then the camera rotation between scan and image from the gyro, and the
+   translation from odometry when available), projected with the full camera model;
+2. clutter that disagrees with the network's depth ordering is rejected;
+3. a robust global fit (scale for metric models; scale + shift in inverse depth for relative
+   ones); when radar is absent or the fit is not trustworthy, ground pixels that agree with the
+   plane predicted from gravity and the camera height give the fit instead;
+4. a Kalman filter on the fit smooths it over time (reset when time jumps backwards);
+5. optionally a spatially varying correction interpolated from the per-point residuals;
+6. a confidence map from radar support, fit residual and model kind.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from depth_ros.core.camera import CameraModel
+from depth_ros.core.confidence import confidence_map
+from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.ground import GroundPrior, ground_correspondences
+from depth_ros.core.imu import AttitudeFilter, GyroIntegrator, ImuReading, gravity_in_camera, rotation_in_camera
+from depth_ros.core.radar import (
+    RadarAccumulator,
+    RadarProjection,
+    RadarScan,
+    project_points,
+    rasterize_prior,
+    reject_clutter,
+    to_camera,
+)
+from depth_ros.core.scale import ScaleFit, apply_fit, fit_scale, normalize_kind, sample_at
+from depth_ros.core.scale_filter import ScaleFilter
+from depth_ros.core.scale_map import ScaleMapper
+from depth_ros.core.timebuffer import TimeBuffer
+from depth_ros.core.transforms import OPTICAL_FROM_BODY, RigidTransform
+
+
+@dataclass
+class FusionConfig:
+    """Scale sources and how they are combined (see README "Radar and IMU")."""
+
+    radar_enabled: bool = False
+    # Radar points -> camera optical frame (built from the radar pose in camera_link).
+    T_cam_radar: RigidTransform = field(default_factory=lambda: OPTICAL_FROM_BODY)
+    radar_max_scans: int = 3
+    radar_max_age_s: float = 0.5
+    radar_min_range: float = 0.2
+    radar_max_range: float = 100.0
+    radar_reject_clutter: bool = True
+    prior_radius_px: int = 3
+    imu_enabled: bool = False
+    # IMU frame -> camera optical frame rotation.
+    R_cam_imu: np.ndarray = field(default_factory=lambda: OPTICAL_FROM_BODY.R.copy())
+    imu_gain: float = 0.02
+    motion_compensation: bool = True
+    ground_enabled: bool = False
+    camera_height: float = 0.0  # metres above the ground; 0 = unknown (no ground prior)
+    ground_max_distance: float = 20.0
+    scale_mode: str = "spatial"  # "global" or "spatial"
+    scale_method: str = "huber"
+    min_points: int = 5
+    max_residual: float = 0.4  # log-depth spread of the radar residuals; the spatial map absorbs shape errors
+    temporal: bool = True
+    process_noise: float = 0.02
+    spatial_sigma_px: float = 80.0
+    depth_sigma: float = 0.15
+    prior_weight: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.scale_mode not in ("global", "spatial"):
+            raise InvalidInputError(f"scale_mode must be 'global' or 'spatial', got {self.scale_mode!r}")
+        if self.scale_method not in ("huber", "ransac"):
+            raise InvalidInputError(f"scale_method must be 'huber' or 'ransac', got {self.scale_method!r}")
+        if self.camera_height < 0 or not math.isfinite(self.camera_height):
+            raise InvalidInputError(f"camera_height must be >= 0 (0 = unknown), got {self.camera_height}")
+
+    @property
+    def any_source(self) -> bool:
+        return self.radar_enabled or (self.ground_enabled and self.imu_enabled and self.camera_height > 0)
+
+
+@dataclass
+class FusionOutput:
+    depth: np.ndarray  # float32 metres, NaN = invalid
+    confidence: np.ndarray | None
+    metric: bool
+    source: str  # "radar", "ground", "filter", "model", "none"
+    info: dict[str, Any]
+
+
+class FusionStage:
+    """Holds radar/IMU/odometry buffers and the temporal state; thread-safe inputs."""
+
+    def __init__(self, config: FusionConfig, min_depth: float, max_depth: float) -> None:
+        self.config = config
+        self.min_depth = float(min_depth)
+        self.max_depth = float(max_depth)
+        c = config
+        self.radar = RadarAccumulator(max_scans=c.radar_max_scans, max_age_s=c.radar_max_age_s)
+        self.gyro = GyroIntegrator(max_age_s=max(2.0, 4 * c.radar_max_age_s))
+        self.attitude = AttitudeFilter(gain=c.imu_gain)
+        self.odometry: TimeBuffer[np.ndarray] = TimeBuffer(max_items=400, max_age_ns=2_000_000_000)
+        self.ground = GroundPrior(max_depth=c.ground_max_distance)
+        self.mapper = ScaleMapper(sigma_px=c.spatial_sigma_px, depth_sigma=c.depth_sigma, prior_weight=c.prior_weight)
+        self._filters: dict[str, ScaleFilter] = {}
+        self.counters = {"radar_scans": 0, "radar_nonfinite_points": 0, "imu_samples": 0, "imu_rejected": 0,
+                         "uncompensated_scans": 0}
+
+    # -- inputs (any thread) -----------------------------------------------------------------
+
+    def add_radar(self, scan: RadarScan) -> bool:
+        """Buffer a scan (NaN/inf points dropped and counted); True when time jumped backwards."""
+        clean, dropped = scan.sanitised()
+        self.counters["radar_scans"] += 1
+        self.counters["radar_nonfinite_points"] += dropped
+        return self.radar.add(clean)
+
+    def add_imu(self, reading: ImuReading) -> None:
+        self.counters["imu_samples"] += 1
+        self.gyro.add(reading)
+        self.attitude.update(reading)
+
+    def add_odometry(self, stamp_ns: int, velocity_cam: np.ndarray) -> None:
+        """Camera linear velocity (m/s) in the optical frame at `stamp_ns`."""
+        self.odometry.add(int(stamp_ns), np.asarray(velocity_cam, dtype=np.float64).reshape(3))
+
+    def reset(self) -> None:
+        """Forget everything temporal (time went backwards)."""
+        self.radar.reset()
+        self.gyro.clear()
+        self.attitude.reset()
+        self.odometry.clear()
+        for f in self._filters.values():
+            f.reset()
+
+    # -- per frame -------------------------------------------------------------------------
+
+    def gravity_optical(self) -> np.ndarray | None:
+        """Unit gravity (down) in the camera optical frame, or None before the IMU is initialised."""
+        if not self.config.imu_enabled:
+            return None
+        g = self.attitude.gravity_imu()
+        return None if g is None else gravity_in_camera(g, self.config.R_cam_imu)
+
+    def _motion(self, scan_ns: int, image_ns: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        c = self.config
+        if not (c.imu_enabled and c.motion_compensation) or scan_ns == image_ns:
+            return None, None
+        R_imu = self.gyro.rotation_between(scan_ns, image_ns)
+        if R_imu is None:
+            self.counters["uncompensated_scans"] += 1
+            return None, None
+        R = rotation_in_camera(R_imu, c.R_cam_imu)
+        t = None
+        odo = self.odometry.nearest(scan_ns, 200_000_000)
+        if odo is not None:
+            displacement = odo[1] * ((image_ns - scan_ns) * 1e-9)
+            t = -(R @ displacement)
+        return R, t
+
+    def radar_points(self, camera: CameraModel, stamp_ns: int) -> RadarProjection | None:
+        """Radar points of the window, at the image's time, projected into `camera`."""
+        if not self.config.radar_enabled:
+            return None
+        scans = self.radar.scans_for(stamp_ns)
+        if not scans:
+            return None
+        clouds = []
+        for scan in scans:
+            R, t = self._motion(scan.stamp_ns, stamp_ns)
+            clouds.append(to_camera(scan.points, self.config.T_cam_radar, R, t))
+        points = np.concatenate(clouds) if len(clouds) > 1 else clouds[0]
+        return project_points(points, camera, max(self.min_depth, self.config.radar_min_range),
+                              min(self.max_depth, self.config.radar_max_range))
+
+    def prior(self, proj: RadarProjection | None, shape: tuple[int, int]) -> np.ndarray:
+        """Sparse radar prior (metres, 0 = none) for 4-channel networks."""
+        if proj is None or len(proj) == 0:
+            return np.zeros(shape, np.float32)
+        return rasterize_prior(proj.uv, proj.depth, shape, self.config.prior_radius_px)[0]
+
+    def _filter(self, kind: str) -> ScaleFilter:
+        if kind not in self._filters:
+            self._filters[kind] = ScaleFilter(kind, process_noise=self.config.process_noise)
+        return self._filters[kind]
+
+    def align(self, raw: np.ndarray, kind: Any, camera: CameraModel | None, stamp_ns: int,
+              proj: RadarProjection | None) -> FusionOutput:
+        """Metric depth + confidence from the network output `raw` and the available scale sources."""
+        c = self.config
+        kind = normalize_kind(kind)
+        info: dict[str, Any] = {"radar_points": 0, "radar_used": 0, "ground_points": 0}
+        fit: ScaleFit | None = None
+        source = "none"
+        uv = target = pred_pts = None
+        if proj is not None and len(proj):
+            info["radar_points"] = len(proj)
+            if c.radar_reject_clutter:
+                proj = proj.subset(reject_clutter(proj, raw, kind))
+            pred_pts = sample_at(raw, proj.uv)
+            ok = np.isfinite(pred_pts)
+            uv, target, pred_pts = proj.uv[ok], proj.depth[ok], pred_pts[ok]
+            fit = fit_scale(pred_pts, target, kind, method=c.scale_method, min_points=c.min_points,
+                            max_residual=c.max_residual)
+            info["radar_fit"] = fit.reason or "ok"
+            source = "radar"
+        if (fit is None or not fit.ok) and c.ground_enabled and c.camera_height > 0 and camera is not None:
+            ground = self._ground_fit(raw, kind, camera)
+            if ground is not None:
+                fit, uv, target, pred_pts = ground
+                source = "ground"
+                info["ground_points"] = int(fit.n_points)
+        if fit is not None and not fit.ok:
+            info["fallback"] = f"{source} fit rejected: {fit.reason}"
+            fit = None
+        estimate: Any = fit
+        if c.temporal:
+            filtered = self._filter(kind).update(stamp_ns, fit)
+            if fit is None and filtered.usable:
+                source = "filter"
+            estimate = filtered if filtered.usable else None
+        if estimate is None:
+            return self._unscaled(raw, kind, info)
+        if fit is not None:
+            info["radar_used" if source == "radar" else "ground_points"] = int(fit.n_inliers)
+            info["fit_residual"] = float(fit.residual)
+        info["scale"], info["shift"] = float(estimate.scale), float(estimate.shift)
+        inliers = fit.inliers if fit is not None else None
+        depth = self._apply(raw, kind, estimate, uv, target, pred_pts, inliers, source)
+        support = uv[inliers] if inliers is not None and source == "radar" else np.empty((0, 2))
+        residual = float(fit.residual) if fit is not None else float("nan")
+        conf = confidence_map(raw.shape, support, residual, kind)
+        return FusionOutput(depth, conf, True, source, info)
+
+    def _ground_fit(self, raw: np.ndarray, kind: str, camera: CameraModel):
+        g = self.gravity_optical()
+        if g is None:
+            return None
+        cam = camera.scaled(raw.shape[1], raw.shape[0])
+        prior = self.ground.get(cam, g, self.config.camera_height)
+        corr = ground_correspondences(raw, prior, kind, max_depth=self.config.ground_max_distance)
+        if len(corr.target_depth) == 0:
+            return None
+        pred_pts = sample_at(raw, corr.uv, window=1)
+        ok = np.isfinite(pred_pts)
+        uv, target, pred_pts = corr.uv[ok], corr.target_depth[ok], pred_pts[ok]
+        fit = fit_scale(pred_pts, target, kind, method=self.config.scale_method, min_points=max(self.config.min_points, 20),
+                        max_residual=self.config.max_residual)
+        return fit, uv, target, pred_pts
+
+    def _apply(self, raw, kind, estimate, uv, target, pred_pts, inliers, source) -> np.ndarray:
+        c = self.config
+        spatial = c.scale_mode == "spatial" and source == "radar" and inliers is not None and inliers.sum() >= 2
+        if kind == "metric" and not spatial:
+            depth = raw * np.float32(estimate.scale)
+        else:
+            depth = apply_fit(raw, estimate, self.max_depth)
+        if spatial:
+            d_pts = apply_fit(pred_pts[inliers], estimate, self.max_depth)
+            depth = self.mapper.correct(depth, uv[inliers], target[inliers], depth_at_points=d_pts, out=depth)
+        return _limit(depth, self.min_depth, self.max_depth)
+
+    def _unscaled(self, raw: np.ndarray, kind: str, info: dict[str, Any]) -> FusionOutput:
+        info.setdefault("fallback", "no scale source")
+        if kind == "metric":
+            return FusionOutput(_limit(raw.astype(np.float32, copy=True), self.min_depth, self.max_depth), None,
+                                True, "model", info)
+        return FusionOutput(raw, None, False, "none", info)
+
+
+def _limit(depth: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """NaN outside [lo, hi], in place."""
+    with np.errstate(invalid="ignore"):
+        bad = (depth < lo) | (depth > hi)
+    depth[bad] = np.nan
+    return depth

@@ -1,0 +1,57 @@
+"""The launch description shared by launch/depth.launch.py and launch/radar_depth.launch.py.
+
+Imported only by `ros2 launch` (needs the `launch` and `launch_ros` packages of a ROS 2 install).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition, UnlessCondition
+from launch.substitutions import LaunchConfiguration, PythonExpression
+from launch_ros.actions import Node
+
+PACKAGE = "depth_ros"
+
+
+def depth_launch_description(executable: str, topics: dict[str, str]) -> LaunchDescription:
+    """Arguments + one node; `topics` maps each remappable input topic to its argument's description."""
+    default_params = os.path.join(get_package_share_directory(PACKAGE), "config", f"{executable}.yaml")
+    args = [
+        DeclareLaunchArgument("params_file", default_value=default_params,
+                              description=f"YAML file with the {executable} parameters"),
+        DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics"),
+        DeclareLaunchArgument("model", default_value="fastdepth_tflite",
+                              description="Registered model name (overrides the params file)"),
+        DeclareLaunchArgument("model_path", default_value="",
+                              description="Local weights file or directory (overrides the params file when set)"),
+        DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock (bag replay)"),
+        DeclareLaunchArgument("log_level", default_value="info", description="Logging level (debug, info, warn, error)"),
+    ]
+    remappings = []
+    for topic, description in topics.items():
+        arg = topic.replace("/", "_")
+        args.append(DeclareLaunchArgument(arg, default_value=topic, description=description))
+        remappings.append((topic, LaunchConfiguration(arg)))
+        if topic == "image":
+            remappings.append(("image/compressed", [LaunchConfiguration(arg), "/compressed"]))
+    has_path = PythonExpression(["'", LaunchConfiguration("model_path"), "' != ''"])
+    overrides = {"model": LaunchConfiguration("model"), "use_sim_time": LaunchConfiguration("use_sim_time")}
+    common = dict(
+        package=PACKAGE,
+        executable=executable,
+        name=executable,
+        namespace=LaunchConfiguration("namespace"),
+        output="screen",
+        remappings=remappings,
+        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
+    )
+    nodes = [
+        Node(parameters=[LaunchConfiguration("params_file"), {**overrides, "model_path": LaunchConfiguration("model_path")}],
+             condition=IfCondition(has_path), **common),
+        Node(parameters=[LaunchConfiguration("params_file"), overrides], condition=UnlessCondition(has_path), **common),
+    ]
+    return LaunchDescription(args + nodes)

@@ -1,0 +1,44 @@
+"""depth-ros-bench: benchmarks that compare against a peer in one run and end with a RESULT line.
+
+  python -m depth_ros.tools.bench <name> [options]     (name --help for the options of one)
+
+Benchmarks print; they are not tests. Each measures ours and its reference on the same machine
+in the same run and reports ratios, so numbers from different machines stay comparable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "fusion": ("depth_ros.tools.bench_fusion", "radar/IMU scale fusion on real RGB-D frames with simulated radar"),
+    "cloud": ("depth_ros.tools.bench_cloud", "publish-ready xyzrgb cloud vs Open3D and vs a plain copy"),
+    "node": ("depth_ros.tools.bench_node", "node latency/rate/memory on the ROS graph vs a relay node"),
+    "models": ("depth_ros.tools.bench_models", "torch vs ONNX Runtime for Depth Anything V2 and the compact model"),
+    "nav": ("depth_ros.tools.bench_nav", "obstacle cloud vs Open3D voxel + outlier filter, LaserScan time"),
+    "soak": ("depth_ros.tools.bench_soak", "10,000 frames through the running node: memory, latency drift, errors"),
+}
+
+
+def usage() -> str:
+    lines = [__doc__.strip(), "", "benchmarks:"]
+    lines += [f"  {name:<8} {what}" for name, (_, what) in BENCHMARKS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in BENCHMARKS:
+        print(f"depth-ros-bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(BENCHMARKS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
