@@ -11,66 +11,40 @@ Inference runs on a worker thread on the newest frame; nothing runs while nobody
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Any
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu, PointCloud2
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu, LaserScan, PointCloud2
 
 from depth_ros.core.camera import CameraModel
-from depth_ros.core.errors import DepthRosError, InvalidInputError, ModelError
-from depth_ros.core.imu import ImuReading
-from depth_ros.core.radar import RadarScan
-from depth_ros.core.transforms import OPTICAL_FROM_BODY, RigidTransform, quat_to_matrix
-from depth_ros.core.timebuffer import TimeBuffer
+from depth_ros.core.errors import InvalidInputError, ModelError
+from depth_ros.core.transforms import RigidTransform, quat_to_matrix
 from depth_ros.models.registry import load_model
-from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
+from depth_ros.pipeline.nav import NavOutputs
+from depth_ros.pipeline.pipeline import DepthPipeline, DepthResult, PipelineConfig
 from depth_ros.pipeline.stats import NodeStats
 from depth_ros.pipeline.worker import FrameWorker
-from depth_ros.ros.conversions import (
-    camera_info_from_model,
-    camera_model_from_info,
-    cloud_to_msg,
-    compressed_to_rgb,
-    depth_to_image,
-    image_to_rgb,
-    read_fields,
-    stamp_to_ns,
-)
+from depth_ros.ros.conversions import camera_info_from_model, cloud_to_msg, depth_to_image, make_header, points_to_msg
 from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.diagnostics import build_diagnostics
-from depth_ros.ros.params import DepthNodeConfig, declare_params, fusion_config_from_values, params_for
+from depth_ros.ros.message_feeder import MessageFeeder
+from depth_ros.ros.params import (
+    DepthNodeConfig,
+    declare_params,
+    fusion_config_from_values,
+    nav_config_from_values,
+    params_for,
+)
 from depth_ros.ros.qos import DIAGNOSTICS_QOS, OUTPUT_QOS, SENSOR_QOS
 
 LOG_THROTTLE_S = 5.0
-# Optional per-point radar fields, read by name when present.
-RADAR_FIELDS = ("intensity", "snr", "rcs", "doppler")
-# How long the worker waits for the CameraInfo of an image that arrived first; after
-# MAX_INFO_MISSES images without a matching info it stops waiting until one matches again.
+# How long the worker waits for the CameraInfo of an image that arrived first.
 CAMERA_INFO_WAIT_S = 0.1
-MAX_INFO_MISSES = 3
-
-
-class CameraModelCache:
-    """CameraInfo message -> CameraModel, reusing the model (and its ray grid) while K/D stay put."""
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._model: CameraModel | None = None
-
-    def get(self, msg: Any) -> CameraModel:
-        roi = msg.roi
-        key = (msg.width, msg.height, tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.binning_x,
-               msg.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height)
-        if key != self._key:
-            self._model = camera_model_from_info(msg)
-            self._key = key
-        return self._model
 
 
 class DepthNode(LifecycleNode):
@@ -90,11 +64,8 @@ class DepthNode(LifecycleNode):
         self._pubs: dict[str, Any] = {}
         self._diag_pub = None
         self._diag_timer = None
-        self._infos: TimeBuffer = TimeBuffer(max_items=30)
-        self._info_arrived = threading.Condition()
-        self._info_misses = 0
-        self._camera_cache = CameraModelCache()
-        self._last_stamp_ns: int | None = None
+        self.feeder: MessageFeeder | None = None
+        self.nav: NavOutputs | None = None
         self._image_frame = ""
         self._last_result_info: dict = {}
         self.active = False
@@ -120,6 +91,13 @@ class DepthNode(LifecycleNode):
                                cloud_rgb=c.cloud_rgb, cloud_confidence=c.cloud_confidence),
                 self.fusion_config,
             )
+            self.feeder = MessageFeeder(self.pipeline, self._report, c.camera_info_slop,
+                                        self._param_values["radar.max_points"])
+            nav_config = nav_config_from_values(self._param_values)
+            self.nav = None
+            if nav_config.obstacles_enabled or nav_config.scan_enabled:
+                self.nav = NavOutputs(nav_config)
+                self.nav.warmup(CameraModel(64, 48, 50.0, 50.0, 31.5, 23.5))
         except (ModelError, InvalidInputError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -138,6 +116,10 @@ class DepthNode(LifecycleNode):
         }
         if c.publish_confidence and self.fusion_config.any_source or self._model.spec.input_channels == 4:
             self._pubs["confidence"] = self.create_publisher(Image, "depth/confidence", OUTPUT_QOS)
+        if self.nav is not None and self.nav.config.obstacles_enabled:
+            self._pubs["obstacles"] = self.create_publisher(PointCloud2, "points/obstacles", OUTPUT_QOS)
+        if self.nav is not None and self.nav.config.scan_enabled:
+            self._pubs["scan"] = self.create_publisher(LaserScan, "scan", OUTPUT_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
         self._diag_timer = self.create_timer(c.diagnostics_period, self._publish_diagnostics)
         return TransitionCallbackReturn.SUCCESS
@@ -149,14 +131,14 @@ class DepthNode(LifecycleNode):
             self._subs.append(self.create_subscription(CompressedImage, "image/compressed", self._on_image, SENSOR_QOS))
         else:
             self._subs.append(self.create_subscription(Image, "image", self._on_image, SENSOR_QOS))
-        self._subs.append(self.create_subscription(CameraInfo, "camera_info", self._on_info, SENSOR_QOS))
+        self._subs.append(self.create_subscription(CameraInfo, "camera_info", self.feeder.add_camera_info, SENSOR_QOS))
         f = self.fusion_config
         if f.radar_enabled:
             self._subs.append(self.create_subscription(PointCloud2, "radar/points", self._on_radar, SENSOR_QOS))
         if f.imu_enabled:
-            self._subs.append(self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS))
+            self._subs.append(self.create_subscription(Imu, "imu/data", self.feeder.add_imu, SENSOR_QOS))
         if self._param_values["odom.enabled"]:
-            self._subs.append(self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS))
+            self._subs.append(self.create_subscription(Odometry, "odom", self.feeder.add_odometry, SENSOR_QOS))
         self.active = True
         return TransitionCallbackReturn.SUCCESS
 
@@ -184,7 +166,7 @@ class DepthNode(LifecycleNode):
             self._model.close()
         self._model = None
         self.pipeline = None
-        self._infos.clear()
+        self.feeder = None
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -207,42 +189,8 @@ class DepthNode(LifecycleNode):
             self._worker.submit((msg, time.monotonic()))
 
     def _on_radar(self, msg: PointCloud2) -> None:
-        try:
-            fields = read_fields(msg, names=("x", "y", "z") + RADAR_FIELDS)
-        except DepthRosError as exc:
-            self._report("bad_radar", f"dropping radar cloud: {exc}")
-            return
-        n = len(fields["x"])
-        limit = self._param_values["radar.max_points"]
-        if n > limit:
-            self._report("radar_subsampled", f"radar cloud of {n} points subsampled to radar.max_points={limit}")
-            step = -(-n // limit)
-            fields = {k: v[::step] for k, v in fields.items()}
-        points = np.stack([fields.pop("x"), fields.pop("y"), fields.pop("z")], axis=1)
-        if n == 0:
-            self._report("empty_radar", "radar cloud is empty")
-        scan = RadarScan(stamp_to_ns(msg.header.stamp), points, fields, msg.header.frame_id)
-        self._update_radar_extrinsic(msg.header.frame_id)
-        if self.pipeline.fusion.add_radar(scan):
-            self.get_logger().warning("radar stamps jumped backwards: radar buffer reset")
-
-    def _on_imu(self, msg: Imu) -> None:
-        v, a = msg.angular_velocity, msg.linear_acceleration
-        try:
-            reading = ImuReading(stamp_to_ns(msg.header.stamp), (v.x, v.y, v.z), (a.x, a.y, a.z))
-        except DepthRosError as exc:
-            self._report("bad_imu", f"dropping IMU sample: {exc}")
-            return
-        self.pipeline.fusion.add_imu(reading)
-
-    def _on_odom(self, msg: Odometry) -> None:
-        v = msg.twist.twist.linear
-        velocity = np.array([v.x, v.y, v.z])
-        if not np.isfinite(velocity).all():
-            self._report("bad_odom", f"dropping odometry with non-finite velocity {velocity.tolist()}")
-            return
-        # Twist is in the child (base) frame, assumed aligned with camera_link.
-        self.pipeline.fusion.add_odometry(stamp_to_ns(msg.header.stamp), OPTICAL_FROM_BODY.R @ velocity)
+        if self.feeder.add_radar(msg) is not None:
+            self._update_radar_extrinsic(msg.header.frame_id)
 
     def _log_scale_sources(self) -> None:
         f = self.fusion_config
@@ -279,16 +227,12 @@ class DepthNode(LifecycleNode):
         self.pipeline.fusion.config.T_cam_radar = RigidTransform(quat_to_matrix((q.x, q.y, q.z, q.w)),
                                                                  np.array([t.x, t.y, t.z]))
 
-    def _on_info(self, msg: CameraInfo) -> None:
-        with self._info_arrived:
-            self._infos.add(stamp_to_ns(msg.header.stamp), msg)
-            self._info_arrived.notify_all()
-
     # -- worker thread -----------------------------------------------------------------------
 
     def _wanted(self) -> tuple[bool, bool]:
         p = self._pubs
-        want_depth = p["depth"].get_subscription_count() > 0 or p["info"].get_subscription_count() > 0
+        want_depth = any(p[k].get_subscription_count() > 0 for k in ("depth", "info", "confidence", "obstacles", "scan")
+                         if k in p)
         want_points = self.config.publish_cloud and p["points"].get_subscription_count() > 0
         return want_depth, want_points
 
@@ -299,19 +243,12 @@ class DepthNode(LifecycleNode):
             self.stats.skipped_no_subscribers += 1
             self.get_logger().debug("nobody subscribes to depth/image, depth/camera_info or points: frame skipped")
             return
-        stamp_ns = stamp_to_ns(msg.header.stamp)
-        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns - 1_000_000_000:
-            self.get_logger().warning("image stamps jumped backwards (bag loop?): resetting the pipeline")
-            self.pipeline.reset()
-        self._last_stamp_ns = stamp_ns
-        try:
-            rgb = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
-        except DepthRosError as exc:
-            self._report("bad_image", f"dropping image: {exc}")
+        frame = self.feeder.frame(msg, wait_s=CAMERA_INFO_WAIT_S)
+        if frame is None:
             return
-        camera = self._camera_for(stamp_ns, rgb.shape[1], rgb.shape[0])
+        camera, rgb = frame.camera, frame.rgb
         self._image_frame = msg.header.frame_id
-        result = self.pipeline.process(Frame(rgb, camera, stamp_ns, msg.header.frame_id))
+        result = self.pipeline.process(frame)
         self._last_result_info = {"scale_source": result.scale_source, **result.info}
         header = msg.header
         if want_depth:
@@ -324,41 +261,27 @@ class DepthNode(LifecycleNode):
         if want_points and camera is not None:
             cloud = self.pipeline.build_cloud(result, rgb)
             self._pubs["points"].publish(cloud_to_msg(cloud, header))
+        if self.nav is not None and camera is not None and result.metric:
+            self._publish_nav(result, header)
         self.stats.frame_out(time.monotonic() - received, result.timings.get("model", 0.0))
 
-    def _matching_info(self, stamp_ns: int) -> tuple[int, Any] | None:
-        """The CameraInfo paired with an image stamp: nearest within the slop, waiting briefly for
-        one that is still in flight (topics race), else the latest one."""
-        slop_ns = int(self.config.camera_info_slop * 1e9)
-        deadline = time.monotonic() + (CAMERA_INFO_WAIT_S if self._info_misses < MAX_INFO_MISSES else 0.0)
-        with self._info_arrived:
-            while True:
-                entry = self._infos.nearest(stamp_ns, slop_ns)
-                remaining = deadline - time.monotonic()
-                if entry is not None or remaining <= 0:
-                    break
-                self._info_arrived.wait(remaining)
-        self._info_misses = 0 if entry is not None else self._info_misses + 1
-        return entry or self._infos.latest()
-
-    def _camera_for(self, stamp_ns: int, width: int, height: int) -> CameraModel | None:
-        entry = self._matching_info(stamp_ns)
-        if entry is None:
-            self._report("no_camera_info", "no CameraInfo received on 'camera_info' yet: publishing depth without points")
-            return None
-        try:
-            camera = self._camera_cache.get(entry[1])
-        except DepthRosError as exc:
-            self._report("bad_camera_info", f"ignoring CameraInfo: {exc}")
-            return None
-        if (camera.width, camera.height) != (width, height):
-            self._report(
-                "camera_info_size",
-                f"CameraInfo describes a {camera.width}x{camera.height} image but the image is {width}x{height}: "
-                "publishing depth without points",
-            )
-            return None
-        return camera
+    def _publish_nav(self, result: DepthResult, header: Any) -> None:
+        gravity = self.pipeline.fusion.gravity_optical()
+        obstacles_pub, scan_pub = self._pubs.get("obstacles"), self._pubs.get("scan")
+        if obstacles_pub is not None and obstacles_pub.get_subscription_count() > 0:
+            cloud = self.nav.obstacle_cloud(result, gravity)
+            frame_id = self._param_values["obstacles.gravity_frame_id"] if cloud.frame == "gravity" else header.frame_id
+            obstacles_pub.publish(points_to_msg(cloud.points, header=make_header(result.stamp_ns, frame_id)))
+            self._last_result_info["obstacle_points"] = len(cloud.points)
+        if scan_pub is not None and scan_pub.get_subscription_count() > 0:
+            scan = self.nav.laser_scan(result, gravity)
+            frame_id = self._param_values["obstacles.gravity_frame_id" if scan.frame == "gravity" else "scan.frame_id"]
+            msg = LaserScan(header=make_header(result.stamp_ns, frame_id),
+                            angle_min=scan.angle_min, angle_max=scan.angle_max, angle_increment=scan.angle_increment,
+                            time_increment=0.0, scan_time=scan.scan_time, range_min=scan.range_min,
+                            range_max=scan.range_max)
+            msg.ranges = scan.ranges.astype(np.float32).tolist()
+            scan_pub.publish(msg)
 
     def _report(self, kind: str, message: str) -> None:
         self.stats.error(kind, message)
@@ -431,6 +354,7 @@ NODE_FACTORIES = {
     "radar_depth_node": lambda **kwargs: DepthNode("radar_depth_node", **kwargs),
 }
 # Relative input topic names of each executable (what launch files may remap).
+OUTPUT_TOPICS = ("depth/image", "depth/camera_info", "depth/confidence", "points", "points/obstacles", "scan")
 INPUT_TOPICS = {
     "depth_node": ("image", "image/compressed", "camera_info", "radar/points", "imu/data", "odom"),
     "radar_depth_node": ("image", "image/compressed", "camera_info", "radar/points", "imu/data", "odom"),

@@ -86,13 +86,40 @@ FUSION_PARAMS: tuple[ParamDef, ...] = (
     ParamDef("scale.spatial_sigma_px", 80.0, "Reach (pixels) of one radar point's local correction.", 1.0, 2000.0),
 )
 
+NAV_PARAMS: tuple[ParamDef, ...] = (
+    ParamDef("obstacles.enabled", False, "Publish `points/obstacles`: filtered, voxelised obstacle cloud for costmaps."),
+    ParamDef("obstacles.leaf_size", 0.05, "Voxel size (metres); one centroid per occupied voxel.", 0.01, 1.0),
+    ParamDef("obstacles.min_confidence", 0.5, "Pixels with lower depth confidence are ignored.", 0.0, 1.0),
+    ParamDef("obstacles.min_depth", 0.1, "Nearest depth used for obstacles (metres).", 0.0, 100.0),
+    ParamDef("obstacles.max_depth", 5.0, "Farthest depth used for obstacles (metres).", 0.1, 100.0),
+    ParamDef("obstacles.min_neighbors", 2, "Voxels with fewer occupied neighbours (of 26) are noise.", 0, 26),
+    ParamDef("obstacles.min_height", 0.05, "Lowest obstacle height above the ground (metres; needs gravity).",
+             -10.0, 10.0),
+    ParamDef("obstacles.max_height", 2.0, "Highest obstacle height above the ground (metres; needs gravity).",
+             -10.0, 20.0),
+    ParamDef("obstacles.output_frame", "optical", "optical: the image's frame; gravity: gravity-aligned frame "
+             "obstacles.gravity_frame_id (z up; its TF must be provided).", choices=("optical", "gravity")),
+    ParamDef("obstacles.gravity_frame_id", "camera_gravity", "frame_id of gravity-aligned obstacle clouds."),
+    ParamDef("scan.enabled", False, "Publish `scan` (sensor_msgs/LaserScan) like depthimage_to_laserscan."),
+    ParamDef("scan.range_min", 0.1, "LaserScan range_min (metres).", 0.0, 100.0),
+    ParamDef("scan.range_max", 8.0, "LaserScan range_max (metres).", 0.1, 200.0),
+    ParamDef("scan.height_rows", 10, "Rows around the optical centre used per beam (row-band mode).", 1, 4096),
+    ParamDef("scan.use_gravity_band", False, "With gravity and ground.camera_height: use every pixel whose "
+             "height is inside [obstacles.min_height, obstacles.max_height]."),
+    ParamDef("scan.frame_id", "camera_link", "frame_id of the scan: a frame with x forward, z up at the camera."),
+    ParamDef("mount.fixed_gravity", False, "Without an IMU: take gravity from mount.roll / mount.pitch."),
+    ParamDef("mount.roll", 0.0, "Camera roll w.r.t. gravity (rad, REP-103) when mount.fixed_gravity.", -3.15, 3.15),
+    ParamDef("mount.pitch", 0.0, "Camera pitch w.r.t. gravity (rad, + = looking down) when mount.fixed_gravity.",
+             -1.58, 1.58),
+)
+
 # Defaults that differ for radar_depth_node (same code, fusion on by default).
 RADAR_NODE_DEFAULTS = {"radar.enabled": True, "imu.enabled": True, "cloud_confidence": True}
 
 
 def params_for(node_name: str) -> tuple[ParamDef, ...]:
     """The parameter table of an executable (its own defaults applied)."""
-    table = DEPTH_NODE_PARAMS + FUSION_PARAMS
+    table = DEPTH_NODE_PARAMS + FUSION_PARAMS + NAV_PARAMS
     if node_name == "radar_depth_node":
         table = tuple(replace(p, default=RADAR_NODE_DEFAULTS.get(p.name, p.default)) for p in table)
     return table
@@ -189,3 +216,20 @@ def declare_params(node: Any, table: Sequence[ParamDef]) -> dict[str, Any]:
         if p.choices and values[p.name] not in p.choices:
             raise ValueError(f"parameter {p.name}={values[p.name]!r} must be one of {p.choices}")
     return values
+
+
+def nav_config_from_values(values: dict[str, Any]):
+    """NavConfig from the node's parameter values."""
+    from depth_ros.pipeline.nav import NavConfig
+
+    return NavConfig(
+        obstacles_enabled=values["obstacles.enabled"], leaf_size=values["obstacles.leaf_size"],
+        min_confidence=values["obstacles.min_confidence"], obstacle_min_depth=values["obstacles.min_depth"],
+        obstacle_max_depth=values["obstacles.max_depth"], min_neighbors=values["obstacles.min_neighbors"],
+        height_band=(values["obstacles.min_height"], values["obstacles.max_height"]),
+        output_frame=values["obstacles.output_frame"], scan_enabled=values["scan.enabled"],
+        scan_range_min=values["scan.range_min"], scan_range_max=values["scan.range_max"],
+        scan_height_rows=values["scan.height_rows"], scan_use_gravity=values["scan.use_gravity_band"],
+        camera_height=values["ground.camera_height"],
+        mount_roll_pitch=(values["mount.roll"], values["mount.pitch"]) if values["mount.fixed_gravity"] else None,
+    )
