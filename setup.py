@@ -16,6 +16,7 @@ TOOLS = {
     "depth-ros-play": "depth_ros.tools.play:main",
     "depth-ros-record": "depth_ros.tools.record:main",
     "depth-ros-simulate": "depth_ros.tools.simulate:main",
+    "depth-ros-eval": "depth_ros.tools.evaluate:main",
 }
 
 setup(

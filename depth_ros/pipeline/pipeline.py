@@ -63,6 +63,7 @@ class DepthResult:
     scale_source: str = "model"
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    raw: np.ndarray | None = None  # the network's own output (metres or inverse-relative), for evaluation
 
 
 class DepthPipeline:
@@ -125,6 +126,7 @@ class DepthPipeline:
         timings["fusion"] = (t1 - t0) + (t3 - t2)
         timings["total"] = t3 - t0
         result.timings = timings
+        result.raw = raw
         return result
 
     def _limit_range(self, depth: np.ndarray) -> np.ndarray:

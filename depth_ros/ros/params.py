@@ -114,7 +114,7 @@ NAV_PARAMS: tuple[ParamDef, ...] = (
 )
 
 # Defaults that differ for radar_depth_node (same code, fusion on by default).
-RADAR_NODE_DEFAULTS = {"radar.enabled": True, "imu.enabled": True, "cloud_confidence": True}
+RADAR_NODE_DEFAULTS = {"radar.enabled": True, "imu.enabled": True, "cloud_confidence": True, "ground.enabled": True}
 
 
 def params_for(node_name: str) -> tuple[ParamDef, ...]:
@@ -233,3 +233,77 @@ def nav_config_from_values(values: dict[str, Any]):
         camera_height=values["ground.camera_height"],
         mount_roll_pitch=(values["mount.roll"], values["mount.pitch"]) if values["mount.fixed_gravity"] else None,
     )
+
+
+def load_params_file(path: str, node_name: str) -> dict[str, Any]:
+    """The flat parameter values a ROS 2 params YAML gives a node (`node`, `/node`, `/**/node`, `/**`)."""
+    import yaml
+
+    from depth_ros.core.errors import InvalidInputError
+
+    try:
+        with open(path) as f:
+            content = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInputError(f"cannot read params file {path}: {exc}") from exc
+    if not isinstance(content, dict):
+        raise InvalidInputError(f"params file {path} is not a mapping of node names")
+    values: dict[str, Any] = {}
+    for key in ("/**", node_name, f"/{node_name}", f"/**/{node_name}"):
+        block = content.get(key)
+        if isinstance(block, dict) and isinstance(block.get("ros__parameters"), dict):
+            values.update(_flatten(block["ros__parameters"]))
+    return values
+
+
+def _flatten(params: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def resolve_values(node_name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Defaults of `node_name` with `overrides` applied, checked as rclpy would (type, range, choices)."""
+    from depth_ros.core.errors import InvalidInputError
+
+    table = {p.name: p for p in params_for(node_name)}
+    values = {name: p.default for name, p in table.items()}
+    for name, value in overrides.items():
+        if name == "use_sim_time":
+            continue
+        p = table.get(name)
+        if p is None:
+            raise InvalidInputError(f"unknown parameter {name!r} for {node_name}")
+        if isinstance(p.default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not type(p.default):
+            raise InvalidInputError(f"parameter {name} must be {type(p.default).__name__}, got {value!r}")
+        if p.min is not None and not isinstance(value, (bool, list)) and not (p.min <= value <= p.max):
+            raise InvalidInputError(f"parameter {name}={value} is outside [{p.min}, {p.max}]")
+        if p.choices and value not in p.choices:
+            raise InvalidInputError(f"parameter {name}={value!r} must be one of {p.choices}")
+        values[name] = value
+    return values
+
+
+def params_yaml(node_name: str, values: dict[str, Any]) -> str:
+    """A ROS 2 params file (`/**/<node>: ros__parameters:`, nested by dots) for `values`."""
+    import yaml
+
+    nested: dict[str, Any] = {}
+    for name, value in sorted(values.items()):
+        *groups, leaf = name.split(".")
+        target = nested
+        for g in groups:
+            target = target.setdefault(g, {})
+        target[leaf] = list(value) if isinstance(value, (list, tuple)) else value
+
+    class NoAliases(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump({f"/**/{node_name}": {"ros__parameters": nested}}, Dumper=NoAliases, sort_keys=False)

@@ -84,7 +84,7 @@ def _validate(msg: Any) -> tuple[str, _Encoding, int, int, int]:
         raise ConversionError(
             f"Image step {step} is not a multiple of the {enc.dtype.itemsize}-byte element of encoding {encoding}"
         )
-    nbytes = len(msg.data)
+    nbytes = as_uint8(msg.data).size  # bytes, also when a reader hands over a wider-typed array
     if nbytes != step * height:
         raise ConversionError(
             f"Image data has {nbytes} bytes but step {step} * height {height} = {step * height} "
@@ -151,7 +151,8 @@ def image_to_depth_m(msg: Any) -> np.ndarray:
             f"(expected one of {', '.join(_MILLIMETRE_ENCODINGS + _METRE_ENCODINGS)})"
         )
     arr = image_to_array(msg)
-    depth = arr.astype(np.float32)
+    with np.errstate(over="ignore"):  # 64FC1 beyond float32's range becomes inf, then NaN below
+        depth = arr.astype(np.float32)
     if encoding in _MILLIMETRE_ENCODINGS:
         depth /= np.float32(1000.0)  # division, not * 0.001: correctly rounded metres
         depth[arr == 0] = np.nan

@@ -182,7 +182,8 @@ def read_fields(
         raise ConversionError(f"PointCloud2 point_step {point_step} must be positive")
     if row_step < width * point_step:
         raise ConversionError(f"PointCloud2 row_step {row_step} < width {width} * point_step {point_step}")
-    nbytes = len(msg.data)
+    raw = as_uint8(msg.data)
+    nbytes = raw.size
     if nbytes < row_step * height:
         raise ConversionError(
             f"PointCloud2 data has {nbytes} bytes but row_step {row_step} * height {height} = {row_step * height}"
@@ -200,7 +201,6 @@ def read_fields(
     else:
         wanted = list(dict.fromkeys([*required, *names]))
     out_dtype = None if dtype is None else np.dtype(dtype)
-    raw = as_uint8(msg.data)
     swap = bool(msg.is_bigendian) != _NATIVE_BIG
     result: dict[str, np.ndarray] = {}
     for name in wanted:

@@ -1,0 +1,97 @@
+"""Runtime of ``compact_depth``: the registry factory and the ONNX Runtime model (imports no torch).
+
+`load_compact` picks the runtime from what the weights location holds:
+
+* a ``.onnx`` file, or a directory with one (the shipped ``weights/compact_depth``): ONNX Runtime,
+  spec from the JSON sidecar (`depth_ros.models.onnx_backend` format); the graph has a fixed
+  240 x 320 input, so ``input_size`` must be None or (240, 320);
+* a directory with ``config.json`` + ``model.safetensors`` (a `depth-ros-train` output, written by
+  `depth_ros.models.compact.save_compact`) or such a ``.safetensors`` file: torch.
+
+The radar prior is brought to the network size by `pool_prior` (every sample kept, nearest one
+per pixel) rather than by nearest resizing, which would drop sparse samples when shrinking.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from depth_ros.core.errors import ModelLoadError
+from depth_ros.models.base import DepthModel, check_device
+from depth_ros.models.compact_spec import CONFIG_FILE, WEIGHTS_FILE
+from depth_ros.models.hub import resolve_weights
+from depth_ros.models.onnx_backend import OnnxDepthModel
+from depth_ros.models.preprocess import Prepared, preprocess
+from depth_ros.models.spec import ModelSpec
+
+EXPECTS = (f"the compact_depth weights: a .onnx file with its .json sidecar or a directory holding them, or a "
+           f"training output directory with {CONFIG_FILE} and {WEIGHTS_FILE}")
+
+
+def pool_prior(prior: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a sparse (H, W) prior in metres (0 = none) to ``size`` = (height, width) without blending.
+
+    Shrinking axes keep every sample, the smallest positive one per output pixel (a z-buffer);
+    growing axes use nearest sampling. Non-finite and negative values become 0. Same rule as
+    `depth_ros.models.radar_fusion.resize_prior`, kept here so that this module needs no torch.
+    """
+    p = np.asarray(prior, dtype=np.float32)
+    p = np.where(np.isfinite(p) & (p > 0), p, np.float32(0))
+    p = _pool_axis(p, int(size[0]), axis=0)
+    return np.ascontiguousarray(_pool_axis(p, int(size[1]), axis=1), dtype=np.float32)
+
+
+def _pool_axis(p: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    n_in = p.shape[axis]
+    if n_out == n_in:
+        return p
+    if n_out > n_in:
+        return np.take(p, (np.arange(n_out) * n_in) // n_out, axis=axis)
+    # Source index i falls into output cell floor(i * n_out / n_in); cell j starts at ceil(j * n_in / n_out).
+    starts = (np.arange(n_out) * n_in + n_out - 1) // n_out
+    q = np.minimum.reduceat(np.where(p > 0, p, np.float32(np.inf)), starts, axis=axis)
+    return np.where(np.isinf(q), np.float32(0), q)
+
+
+def prepare_with_prior(rgb: np.ndarray, prior: np.ndarray | None, spec: ModelSpec) -> Prepared:
+    """`preprocess` with the prior channel filled by `pool_prior` (zeros without a prior)."""
+    prepared = preprocess(rgb, spec, None)
+    if prior is not None and spec.input_channels == 4:
+        prepared.image[:, :, 3] = pool_prior(prior, prepared.image.shape[:2])
+    return prepared
+
+
+class CompactOnnxModel(OnnxDepthModel):
+    """`OnnxDepthModel` whose radar prior is pooled, not nearest-resized (see module doc)."""
+
+    def _prepare(self, rgb: np.ndarray, prior: np.ndarray | None) -> Prepared:
+        return prepare_with_prior(rgb, prior, self.spec)
+
+
+def _onnx_file(location: Path) -> Path | None:
+    if location.is_file():
+        return location if location.suffix.lower() == ".onnx" else None
+    found = sorted(location.glob("*.onnx"))
+    if len(found) > 1:
+        raise ModelLoadError(f"{str(location)!r} holds {len(found)} .onnx files; point model_path at one of them")
+    return found[0] if found else None
+
+
+def load_compact(spec: ModelSpec, *, path: str | None = None, device: str = "cpu", fp16: bool = False,
+                 input_size: tuple[int, int] | None = None, num_threads: int | None = None) -> DepthModel:
+    """Registry factory of ``compact_depth``: ONNX Runtime for .onnx weights, torch for training outputs."""
+    check_device(device, fp16, supported=("cpu", "cuda"))
+    location = Path(resolve_weights(spec, path, EXPECTS).location)
+    onnx_file = _onnx_file(location)
+    if onnx_file is not None:
+        return CompactOnnxModel(onnx_file, device=device, num_threads=num_threads, input_size=input_size,
+                                name=spec.name)
+    folder = location if location.is_dir() else location.parent
+    if (location.is_dir() or location.suffix.lower() == ".safetensors") and (folder / CONFIG_FILE).is_file():
+        from depth_ros.models.compact import load_compact_torch
+
+        return load_compact_torch(spec, path=str(location), device=device, fp16=fp16, input_size=input_size,
+                                  num_threads=num_threads)
+    raise ModelLoadError(f"model {spec.name!r}: {str(location)!r} is not {EXPECTS}")

@@ -1,0 +1,229 @@
+"""depth-ros-eval-compact: held-out accuracy and speed of a depth model through the real pipeline.
+
+For each scene a run is generated with `depth_ros.sim.world.generate_sequence` (seed --seed, not
+used in training; --seconds long, 320x240) and played through `DepthPipeline` twice, each time
+from a fresh pipeline, feeding IMU readings, radar scans and frames in time order (at equal
+stamps: IMU, frame, radar, as depth-ros-simulate writes them):
+
+* radar: FusionConfig with radar and IMU on (extrinsics of the run), ground off;
+* no radar: IMU ground prior only (``ground_enabled=True, camera_height=<the run's>``, IMU on).
+
+Both with ``scale.temporal`` on and the other FusionConfig fields at their defaults (spatial scale
+mode, 3 radar scans within 0.5 s, 3 px prior discs); PipelineConfig(min_depth=0.1,
+max_depth=--max-depth). Metrics (`depth_metrics`) per frame over the pixels with ground truth in
+(0.1, --max-depth] and a finite prediction, then averaged over the frames of all scenes;
+"coverage" is the fraction of ground-truth pixels that got a finite prediction.
+
+Speed: median wall time of ``model.predict`` on a 320x240 frame with its radar prior over --runs
+calls (after 10 warm-up calls), with --threads CPU threads.
+
+Last line: ``RESULT radar_absrel=.. radar_delta1=.. noradar_absrel=.. noradar_delta1=.. fps=..``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import numpy as np
+
+PROG = "depth-ros-eval-compact"
+MIN_DEPTH = 0.1
+MODES = ("radar", "noradar")
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = _ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                        epilog="Exact protocol: see the module docstring of depth_ros.tools.eval_compact.",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default="compact_depth", help="registered model name")
+    p.add_argument("--model-path", default=None,
+                   help="weights of the model (default: the model's own, for compact_depth the shipped ONNX)")
+    p.add_argument("--scenes", default="hall,yard", help="comma-separated scenes to evaluate")
+    p.add_argument("--seed", type=int, default=1000, help="seed of the held-out runs (must not be a training seed)")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of each held-out run")
+    p.add_argument("--max-depth", type=float, default=40.0,
+                   help="PipelineConfig.max_depth and the largest ground truth evaluated (the worlds reach 40 m)")
+    p.add_argument("--runs", type=int, default=100, help="predict calls timed for the frame rate")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads of the model runtime (and torch)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    return p
+
+
+def fusion_configs(seq: Any) -> dict[str, Any]:
+    """The two FusionConfigs of the protocol for a generated run."""
+    from depth_ros.tools.train_data import sequence_fusion_config
+
+    return {"radar": sequence_fusion_config(seq, radar=True, imu=True, ground=False),
+            "noradar": sequence_fusion_config(seq, radar=False, imu=True, ground=True)}
+
+
+def run_pipeline(model: Any, seq: Any, fusion: Any, max_depth: float,
+                 progress: Callable[[int], None] | None = None) -> list[dict[str, float]]:
+    """Play ``seq`` through a fresh `DepthPipeline`; per frame metrics plus ``coverage`` and the scale source."""
+    from depth_ros.core.metrics import depth_metrics, valid_mask
+    from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
+    from depth_ros.tools.train_data import FRAME, IMU, RADAR, sequence_events
+
+    pipeline = DepthPipeline(model, PipelineConfig(min_depth=MIN_DEPTH, max_depth=max_depth), fusion)
+    rows = []
+    for stamp, kind, item in sequence_events(seq):
+        if kind == IMU:
+            pipeline.fusion.add_imu(item)
+        elif kind == RADAR:
+            pipeline.fusion.add_radar(item)
+        elif kind == FRAME:
+            result = pipeline.process(Frame(item.rgb, seq.camera, stamp))
+            m = depth_metrics(result.depth, item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
+            gt_valid = valid_mask(np.ones_like(item.depth), item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
+            row = {**m.to_dict(), "coverage": m.count / max(int(gt_valid.sum()), 1),
+                   "source": result.scale_source}
+            rows.append(row)
+            if progress is not None:
+                progress(1)
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean over frames with valid pixels of absrel, delta1, rmse, silog, coverage; scale sources counted."""
+    ok = [r for r in rows if r["count"] > 0]
+    out = {k: float(np.mean([r[k] for r in ok])) if ok else math.nan
+           for k in ("absrel", "delta1", "rmse", "silog", "coverage")}
+    out["frames"] = len(rows)
+    for source in sorted({r["source"] for r in rows}):
+        out[f"source_{source}"] = sum(r["source"] == source for r in rows)
+    return out
+
+
+def measure_fps(model: Any, rgb: np.ndarray, prior: np.ndarray | None, runs: int = 100) -> dict[str, float]:
+    """Median ``model.predict`` time (ms) and frame rate over ``runs`` calls after 10 warm-up calls."""
+    for _ in range(10):
+        model.predict(rgb, prior)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model.predict(rgb, prior)
+        times.append(time.perf_counter() - t0)
+    median = float(np.median(times))
+    return {"median_ms": median * 1e3, "fps": 1.0 / median, "p90_ms": float(np.percentile(times, 90)) * 1e3}
+
+
+def evaluate(model: Any, scenes: list[str], seed: int, seconds: float, max_depth: float, runs: int,
+             progress: bool = True, out: Callable[[str], None] = print) -> dict[str, Any]:
+    """The whole protocol (module doc); returns per-scene and overall results."""
+    from tqdm import tqdm
+
+    from depth_ros.pipeline.pipeline import DepthPipeline, PipelineConfig
+    from depth_ros.sim.world import generate_sequence
+    from depth_ros.tools.train_data import FRAME, IMU, RADAR, sequence_events
+
+    results: dict[str, Any] = {"model": model.spec.name, "seed": seed, "seconds": seconds, "max_depth": max_depth,
+                               "scenes": {}}
+    all_rows: dict[str, list] = {mode: [] for mode in MODES}
+    timing_frame = None
+    for scene in scenes:
+        t0 = time.perf_counter()
+        seq = generate_sequence(scene, seconds, seed)
+        gen_s = time.perf_counter() - t0
+        scene_res = {"generate_s": gen_s}
+        for mode, fusion in fusion_configs(seq).items():
+            with tqdm(total=len(seq.frames), desc=f"{scene} {mode}", disable=not progress, file=sys.stderr,
+                      leave=False) as bar:
+                rows = run_pipeline(model, seq, fusion, max_depth, bar.update)
+            all_rows[mode] += rows
+            scene_res[mode] = summarize(rows)
+        results["scenes"][scene] = scene_res
+        if timing_frame is None:
+            # A mid-run frame and its radar prior exactly as the pipeline builds it.
+            pipe = DepthPipeline(model, PipelineConfig(MIN_DEPTH, max_depth), fusion_configs(seq)["radar"])
+            target = seq.frames[len(seq.frames) // 2].stamp_ns
+            for stamp, kind, item in sequence_events(seq):
+                if stamp > target:
+                    break
+                if kind == IMU:
+                    pipe.fusion.add_imu(item)
+                elif kind == RADAR:
+                    pipe.fusion.add_radar(item)
+                elif kind == FRAME and stamp == target:
+                    proj = pipe.fusion.radar_points(seq.camera, stamp)
+                    timing_frame = (item.rgb, pipe.fusion.prior(proj, item.rgb.shape[:2]))
+    for mode in MODES:
+        results[mode] = summarize(all_rows[mode])
+    rgb, prior = timing_frame
+    results["speed"] = measure_fps(model, rgb, prior if model.spec.input_channels == 4 else None, runs)
+    results["speed"]["input"] = f"{rgb.shape[1]}x{rgb.shape[0]}"
+    _report(results, out)
+    return results
+
+
+def _report(results: dict[str, Any], out: Callable[[str], None]) -> None:
+    out(f"{'scene':<8}{'mode':<9}{'AbsRel':>8}{'delta1':>8}{'RMSE':>8}{'SILog':>8}{'cover':>7}  sources")
+    for scene, res in results["scenes"].items():
+        for mode in MODES:
+            r = res[mode]
+            sources = ", ".join(f"{k[7:]} {v}" for k, v in r.items() if k.startswith("source_"))
+            out(f"{scene:<8}{mode:<9}{r['absrel']:8.4f}{r['delta1']:8.4f}{r['rmse']:8.3f}{r['silog']:8.2f}"
+                f"{r['coverage']:7.3f}  {sources}")
+    for mode in MODES:
+        r = results[mode]
+        out(f"{'all':<8}{mode:<9}{r['absrel']:8.4f}{r['delta1']:8.4f}{r['rmse']:8.3f}{r['silog']:8.2f}"
+            f"{r['coverage']:7.3f}")
+    s = results["speed"]
+    out(f"predict {s['input']}: median {s['median_ms']:.2f} ms ({s['fps']:.1f} frames/s), p90 {s['p90_ms']:.2f} ms")
+    out(f"RESULT radar_absrel={results['radar']['absrel']:.4f} radar_delta1={results['radar']['delta1']:.4f} "
+        f"noradar_absrel={results['noradar']['absrel']:.4f} noradar_delta1={results['noradar']['delta1']:.4f} "
+        f"fps={s['fps']:.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    scenes = [s.strip() for s in args.scenes.split(",") if s.strip()]
+    if not scenes or any(s not in ("hall", "yard") for s in scenes):
+        parser.error(f"--scenes must list hall and/or yard, got {args.scenes!r}")
+    if not (math.isfinite(args.seconds) and 0 < args.seconds <= 600):
+        parser.error(f"--seconds must be in (0, 600], got {args.seconds}")
+    if not (math.isfinite(args.max_depth) and args.max_depth > MIN_DEPTH):
+        parser.error(f"--max-depth must be > {MIN_DEPTH}, got {args.max_depth}")
+    if args.runs < 1 or args.threads < 1 or args.seed < 0:
+        parser.error("--runs and --threads must be >= 1 and --seed >= 0")
+    from depth_ros.core.errors import DepthRosError
+
+    try:
+        from depth_ros.models.registry import available_models, load_model
+
+        if args.model == "compact_depth" and "compact_depth" not in available_models():
+            from depth_ros.models.compact_spec import register
+
+            register()
+        try:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            pass
+        model = load_model(args.model, path=args.model_path, num_threads=args.threads)
+        results = evaluate(model, scenes, args.seed, args.seconds, args.max_depth, args.runs,
+                           progress=not args.no_progress)
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+    except (DepthRosError, OSError, ValueError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
