@@ -24,6 +24,7 @@ cloud_vs_open3d_core=<ours/bare open3d call> numpy_vs_open3d=<numpy builder/open
 from __future__ import annotations
 
 import argparse
+import ctypes
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ from depth_ros.core.camera import PLUMB_BOB, CameraModel
 from depth_ros.core.cloud import CloudBuilder, _fill_numpy, warmup
 from depth_ros.core.errors import InvalidInputError
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 # A moderate plumb_bob lens (RealSense-colour-like magnitudes) for the distorted timing.
 DISTORTION = (0.12, -0.25, 0.001, -0.0005, 0.1)
 
@@ -96,15 +98,39 @@ class _Open3dToBytes:
         return self.words
 
 
-def _time_rounds(methods: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median milliseconds per method: each round runs every method twice (rotating order), times the 2nd."""
+def _tune_malloc() -> bool:
+    """glibc: keep freed large blocks in the heap (no mmap/munmap per call, no trimming).
+
+    Open3D allocates ~15 MB of output per call; with glibc's dynamic thresholds those blocks are
+    sometimes fresh pages from the kernel (page faults: 2-4x slower) and sometimes reused heap,
+    depending on what ran before. Fixed thresholds give every method its warm, repeatable best
+    case. Returns False where mallopt is unavailable (not glibc).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30))
+    except (OSError, AttributeError):
+        return False
+
+
+def _time_rounds(methods: dict[str, Callable[[], object]], rounds: int, scratch_mb: int = 32) -> dict[str, float]:
+    """Median milliseconds per method over `rounds`, every method once per round in rotating order.
+
+    Before each timed call the same unrelated copy of `scratch_mb` MB runs, so that no method finds
+    its buffers left in the cache by its own previous call (a node does other work between two
+    frames) and all follow the same predecessor.
+    """
     names = list(methods)
+    for fn in methods.values():  # first calls: lazy initialisation, page faults of fresh buffers
+        fn()
+    scratch_src = np.ones(scratch_mb << 20, np.uint8)
+    scratch_dst = np.zeros_like(scratch_src)
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
             fn = methods[name]
-            fn()
+            np.copyto(scratch_dst, scratch_src)
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -115,6 +141,7 @@ def run(shared: Path, rounds: int = 50, frame_id: str | None = None, with_msg: b
     """Check ours against Open3D on one frame, then time every method; returns the printed numbers."""
     if rounds < 1:
         raise InvalidInputError(f"rounds must be >= 1, got {rounds}")
+    malloc_tuned = _tune_malloc()
     fid, depth, rgb, camera = load_rgbd(shared, frame_id)
     distorted = CameraModel(camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy,
                             PLUMB_BOB, DISTORTION)
@@ -169,6 +196,7 @@ def run(shared: Path, rounds: int = 50, frame_id: str | None = None, with_msg: b
         "max_diff": max_diff,
         "ms": ms,
         "msg_error": msg_error,
+        "malloc_tuned": malloc_tuned,
         "cloud_vs_open3d": ms["ours"] / ms["open3d"],
         "cloud_vs_memcpy": ms["ours"] / ms["memcpy"],
         "cloud_distorted_vs_pinhole": ms["ours_distorted"] / ms["ours"],

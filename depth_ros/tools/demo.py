@@ -1,44 +1,112 @@
-"""depth-ros-demo: start depth_node on the ROS graph, feed it real RGB-D frames, check what comes out.
+"""depth-ros-demo: the README's main job, on a fresh machine, without downloads.
 
-It runs the node as its own process (exactly as `ros2 run depth_ros depth_node` would), publishes
-Image + CameraInfo for every frame of an RGB-D manifest, receives depth/image, depth/camera_info
-and points, compares the depth with the ground truth and writes a preview image.
+Default: generates (or reuses) a seeded sample bag of the synthetic camera + radar + IMU world,
+starts radar_depth_node as its own process with the embedded compact model, plays the bag to it
+over ROS 2, records what it publishes into an output bag, evaluates the published depth against
+the ground truth, and prints the metrics table and where the report, preview and bag are.
+
+--rgbd: instead, publishes the real RGB-D frames of ../shared/data/rgbd to depth_node (FastDepth)
+and checks that depth and points come back.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     shared = default_shared_dir()
-    default_model_path = shared / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite" if shared else None
-    default_manifest = shared / "data" / "rgbd" / "manifest.json" if shared else None
-    p = argparse.ArgumentParser(
-        prog="depth-ros-demo",
-        description="Start depth_node as a ROS 2 process, publish real RGB-D frames to it, and check that metric "
-        "depth and point clouds come back (with AbsRel against the ground truth).",
-    )
-    p.add_argument("--model", default="fastdepth_tflite", help="registered model name passed to the node (default: %(default)s)")
-    p.add_argument("--model-path", default=str(default_model_path) if default_model_path else "",
-                   help="weights file/directory for the model (default: the FastDepth TFLite in ../shared/models)")
-    p.add_argument("--manifest", default=str(default_manifest) if default_manifest else "",
-                   help="RGB-D manifest.json whose frames are published (default: ../shared/data/rgbd/manifest.json)")
-    p.add_argument("--out", default="out/demo", help="folder for the preview PNG and the node log (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the node and for each frame's outputs")
+    p = argparse.ArgumentParser(prog="depth-ros-demo", description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scene", choices=("hall", "yard"), default="hall", help="synthetic world of the sample bag (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of the sample bag (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the sample bag (default: %(default)s)")
+    p.add_argument("--rate", type=float, default=1.0, help="playback rate of the bag (default: %(default)s)")
+    p.add_argument("--model", help="registered model name (default: the embedded compact_depth, else FastDepth)")
+    p.add_argument("--model-path", help="weights for --model (e.g. a local Depth Anything V2 directory)")
+    p.add_argument("--out", default=str(REPO / "out" / "demo"), help="output folder (default: out/demo in the checkout)")
+    p.add_argument("--cache", default=str(REPO / ".cache" / "demo"), help="where the sample bag is kept (default: .cache/demo)")
+    p.add_argument("--rgbd", action="store_true", help="publish the real RGB-D frames of ../shared instead (depth_node + FastDepth)")
+    p.add_argument("--manifest", default=str(shared / "data" / "rgbd" / "manifest.json") if shared else "",
+                   help="RGB-D manifest for --rgbd (default: ../shared/data/rgbd/manifest.json)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the node (--rgbd)")
     return p.parse_args(argv)
+
+
+def sample_bag(args: argparse.Namespace) -> Path:
+    """The seeded sample bag, generated once per simulator version and reused afterwards."""
+    from depth_ros.tools.simulate import main as simulate
+
+    version = hashlib.sha256(b"".join(f.read_bytes() for f in sorted((REPO / "depth_ros" / "sim").glob("*.py")))).hexdigest()[:10]
+    folder = Path(args.cache) / f"{args.scene}-seed{args.seed}-{args.seconds:g}s-{version}"
+    bag = folder / "bag"
+    if (bag / "metadata.yaml").is_file():
+        print(f"sample bag (cached): {bag}")
+        return bag
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    print(f"generating the sample bag ({args.scene}, {args.seconds:g} s, seed {args.seed}) -> {bag}")
+    code = simulate(["--scene", args.scene, "--seconds", str(args.seconds), "--seed", str(args.seed), "--out", str(bag)])
+    if code != 0:
+        raise SystemExit(code)
+    return bag
+
+
+def bag_demo(args: argparse.Namespace) -> int:
+    from depth_ros.core.errors import DepthRosError
+    from depth_ros.tools.eval_run import run_evaluation
+    from depth_ros.tools.evaluate import parse_args as eval_args
+
+    out = Path(args.out)
+    bag = sample_bag(args)
+    shutil.rmtree(out / "output_bag", ignore_errors=True)
+    argv = [str(bag), "--report", str(out / "report"), "--live", "--rate", str(args.rate),
+            "--output-bag", str(out / "output_bag"), "-p", "cloud_decimation:=2", "--samples", "3"]
+    if args.model:
+        argv += ["--model", args.model]
+    if args.model_path:
+        argv += ["--model-path", args.model_path]
+    started = time.monotonic()
+    try:
+        code = run_evaluation(eval_args(argv))
+    except DepthRosError as exc:
+        print(f"depth-ros-demo: {exc}", file=sys.stderr)
+        return 1
+    print(f"preview: {out / 'report' / 'sample_0.png'}")
+    print(f"RViz: rviz2 -d {REPO / 'config' / 'depth_ros.rviz'}  (then depth-ros-play {out / 'output_bag'} --loop)")
+    print(f"demo finished in {time.monotonic() - started:.0f} s")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    from depth_ros.ros.dds import use_large_data_profile
+
+    use_large_data_profile()
+    return rgbd_demo(args) if args.rgbd else bag_demo(args)
+
+
+def rgbd_demo(args: argparse.Namespace) -> int:
+    """Real frames of an RGB-D manifest through depth_node (FastDepth), with AbsRel per frame."""
+    from depth_ros.tools.rgbd_dataset import default_shared_dir
+
+    shared = default_shared_dir()
+    if not args.model_path and shared is not None:
+        args.model_path = str(shared / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite")
+    args.model = args.model or "fastdepth_tflite"
     if not args.model_path:
         print("depth-ros-demo: no model weights found. Pass --model-path (e.g. the FastDepth TFLite file, or a local "
               "Depth Anything V2 directory with --model depth_anything_v2_small).", file=sys.stderr)
@@ -46,10 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.manifest or not Path(args.manifest).is_file():
         print(f"depth-ros-demo: RGB-D manifest not found: '{args.manifest}'. Pass --manifest.", file=sys.stderr)
         return 2
-    os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    from depth_ros.ros.dds import use_large_data_profile
-
-    use_large_data_profile()
     import rclpy
     from tqdm import tqdm
 

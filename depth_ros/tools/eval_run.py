@@ -68,7 +68,8 @@ def run_evaluation(args: argparse.Namespace) -> int:
         errors = _Counter()
         pipeline, feeder = build_pipeline(values, errors)
         evaluator = FrameEvaluator(args.samples, n_images)
-        writer = _OutputBag(args.output_bag, values) if args.output_bag else None
+        # With --live the output bag records what the node publishes; offline it is written here.
+        writer = _OutputBag(args.output_bag, values) if args.output_bag and not args.live else None
         gt_fn = _gt_function(topics, tuple(args.gt_lidar_extrinsic))
         with tqdm(total=min(n_images, args.max_frames or n_images), desc="offline", unit="frame",
                   disable=args.no_progress) as bar:
@@ -161,6 +162,12 @@ def run_live(args: argparse.Namespace, bag_path: Path, topics: Topics, node: str
     if own_ctx:
         rclpy.init()
     client = FrameClient("depth_ros_eval_client", namespace="depth_ros_eval", want_points=False)
+    recorder = None
+    if args.output_bag:
+        from depth_ros.ros.bag_player import BagRecorder
+
+        outputs = ["depth/image", "depth/camera_info", "depth/confidence", "points", "points/obstacles", "scan"]
+        recorder = BagRecorder(client, args.output_bag, outputs, use_header_stamp=True)
     received: dict[int, np.ndarray] = {}
     log = report_dir / f"{node}.live.log"
     try:
@@ -171,6 +178,8 @@ def run_live(args: argparse.Namespace, bag_path: Path, topics: Topics, node: str
             if not player.wait_for_subscribers([topics.image], timeout_s=60):
                 raise DepthRosError(f"{node} did not subscribe to {topics.image} within 60 s; see {log}")
             time.sleep(1.0)  # let the node's outputs match our subscriptions too
+            if recorder is not None:
+                recorder.start(timeout_s=5.0)
             t = threading.Thread(target=player.play, daemon=True)
             t.start()
             n = bag.topics[topics.image].count
@@ -190,6 +199,8 @@ def run_live(args: argparse.Namespace, bag_path: Path, topics: Topics, node: str
             if out.depth is not None:
                 received[stamp] = image_to_depth_m(out.depth)
     finally:
+        if recorder is not None:
+            recorder.close()
         client.destroy_node()
         if own_ctx:
             rclpy.shutdown()
