@@ -25,6 +25,7 @@ import numpy as np
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.sampling import window_median
 from depth_ros.core.timebuffer import TimeBuffer
 from depth_ros.core.transforms import RigidTransform
 
@@ -337,57 +338,13 @@ def project_points(
 # Clutter rejection
 
 
-@functools.lru_cache(maxsize=8)
-def _window_offsets(window: int) -> tuple[np.ndarray, np.ndarray]:
-    r = window // 2
-    dv, du = np.mgrid[-r : r + 1, -r : r + 1]
-    return du.ravel(), dv.ravel()
-
-
-def sample_window_median(image: np.ndarray, uv: np.ndarray, window: int = 5, positive: bool = True) -> np.ndarray:
-    """Median of the valid pixels in a window x window box around each rounded uv (M,) float64.
-
-    Valid = finite (and > 0 if `positive`) and inside the image; NaN where none is valid. A
-    median over a box is robust to a point landing a pixel or two off an object's edge.
-    """
-    img = np.asarray(image)
-    if img.ndim != 2:
-        raise InvalidInputError(f"network map must be 2-D (H, W), got shape {img.shape}")
-    if int(window) < 1 or int(window) % 2 == 0:
-        raise InvalidInputError(f"window must be a positive odd number of pixels, got {window}")
-    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
-    h, w = img.shape
-    m = uv.shape[0]
-    if m == 0:
-        return np.zeros(0)
-    u = np.rint(uv[:, 0]).astype(np.intp)
-    v = np.rint(uv[:, 1]).astype(np.intp)
-    if (u.min() < 0) | (u.max() >= w) | (v.min() < 0) | (v.max() >= h):
+def _check_inside(network_map: np.ndarray, uv: np.ndarray) -> None:
+    h, w = np.shape(network_map)[:2]
+    u, v = np.rint(uv[:, 0]), np.rint(uv[:, 1])
+    if len(uv) and ((u.min() < 0) | (u.max() >= w) | (v.min() < 0) | (v.max() >= h)):
         raise InvalidInputError(
             f"radar pixels fall outside the {w}x{h} map (is the map at the projection's image size?)"
         )
-    r = int(window) // 2
-    du, dv = _window_offsets(int(window))
-    flat_img = (img if img.flags.c_contiguous else np.ascontiguousarray(img)).ravel()
-    if u.min() >= r and v.min() >= r and u.max() < w - r and v.max() < h - r:
-        inside = None  # the usual case: no box crosses the border
-        vals = flat_img.take((v * w + u)[:, None] + (dv * w + du)).astype(np.float64)
-    else:
-        uu = u[:, None] + du
-        vv = v[:, None] + dv
-        inside = (uu >= 0) & (uu < w) & (vv >= 0) & (vv < h)
-        vals = flat_img.take(np.where(inside, vv * w + uu, 0)).astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        ok = (vals > 0) & (vals < np.inf) if positive else np.isfinite(vals)
-    if inside is not None:
-        ok &= inside
-    vals[~ok] = np.inf
-    vals.sort(axis=1)
-    cnt = ok.sum(axis=1)
-    rows = np.arange(m)
-    med = 0.5 * (vals[rows, np.maximum(cnt - 1, 0) // 2] + vals[rows, np.maximum(cnt, 1) // 2])
-    med[cnt == 0] = np.nan
-    return med
 
 
 @dataclass(frozen=True, eq=False)
@@ -562,7 +519,8 @@ def clutter_check(
             f"ordering_margin={ordering_margin} max_discordance={max_discordance}"
         )
     m = len(proj)
-    net = sample_window_median(network_map, proj.uv, window, positive=(kind == METRIC))
+    _check_inside(network_map, proj.uv)
+    net = window_median(network_map, proj.uv, window, positive=(kind == METRIC))
     residual = np.full(m, np.nan)
     verified = np.isfinite(net)
     keep = verified.copy()

@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.sampling import window_median as sample_at  # noqa: F401  (re-exported)
 
 Kind = Literal["metric", "inverse"]
 Method = Literal["huber", "ransac"]
@@ -447,53 +448,3 @@ def apply_fit(pred_map: np.ndarray, fit: AffineScale, max_depth: float, out: np.
     if bad is not None:
         out[bad] = np.nan
     return out
-
-
-def sample_at(image: np.ndarray, uv: np.ndarray, window: int = 5) -> np.ndarray:
-    """Median of the valid (finite, > 0) values in a ``window`` x ``window`` box at each point.
-
-    ``uv`` is (M, 2) pixel coordinates (u = column, v = row; integers are pixel centres); boxes
-    that cross the image border repeat the border pixels. NaN for points outside the image or
-    with no valid value in their box.
-    """
-    img = np.asarray(image)
-    if img.ndim != 2:
-        raise InvalidInputError(f"image must be (H, W), got shape {img.shape}")
-    pts = np.asarray(uv, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[1] != 2:
-        raise InvalidInputError(f"uv must be (M, 2), got shape {pts.shape}")
-    if window < 1 or window % 2 == 0:
-        raise InvalidInputError(f"window must be a positive odd number, got {window}")
-    m = pts.shape[0]
-    if m == 0:
-        return np.empty(0, np.float64)
-    h, w = img.shape
-    # Few numpy calls on purpose: on tiny arrays each costs more than its arithmetic.
-    with np.errstate(invalid="ignore"):
-        px = np.rint(pts)
-        inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)  # NaN: False
-    px[~inside] = 0
-    px = px.astype(np.intp)
-    dv, du = _window_offsets(window)
-    rows = np.minimum(np.maximum(px[:, 1:] + dv, 0), h - 1)
-    cols = np.minimum(np.maximum(px[:, :1] + du, 0), w - 1)
-    vals = img[rows, cols]
-    bad = ~((vals > 0) & (vals < np.inf))  # NaN, inf, <= 0
-    vals[bad] = np.inf
-    vals.sort(axis=1)
-    c = dv.size - np.count_nonzero(bad, axis=1)
-    flat = vals.ravel()
-    base = np.arange(0, m * dv.size, dv.size)
-    med = 0.5 * (flat[base + np.maximum(c - 1, 0) // 2].astype(np.float64) + flat[base + c // 2])
-    med[(c == 0) | ~inside] = np.nan
-    return med
-
-
-@functools.lru_cache(maxsize=8)
-def _window_offsets(window: int) -> tuple[np.ndarray, np.ndarray]:
-    half = window // 2
-    dv, du = np.mgrid[-half : half + 1, -half : half + 1]
-    dv, du = dv.reshape(1, -1), du.reshape(1, -1)
-    dv.setflags(write=False)
-    du.setflags(write=False)
-    return dv, du

@@ -338,7 +338,7 @@ def test_jackal_gravity_is_along_minus_z_and_nan_samples_are_rejected(jackal):
     assert mean_down[2] < 0  # z up: gravity along -z (accel reads +9.8 on z)
     assert math.degrees(math.acos(-mean_down[2] / np.linalg.norm(mean_down))) < 3.0
     # Inject NaN readings: they are refused at construction and the state is unaffected.
-    f, rejected, kept = AttitudeFilter(), 0, []
+    f, rejected = AttitudeFilter(), 0
     for i, (s, g, a) in enumerate(zip(stamps, gyro, accel)):
         if i % 97 == 5:
             bad_g, bad_a = g.copy(), a.copy()

@@ -6,6 +6,7 @@ import pytest
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.sampling import window_median
 from depth_ros.core.radar import (
     RadarAccumulator,
     RadarScan,
@@ -13,7 +14,6 @@ from depth_ros.core.radar import (
     project_points,
     rasterize_prior,
     reject_clutter,
-    sample_window_median,
     to_camera,
 )
 from depth_ros.core.transforms import RigidTransform, so3_exp
@@ -348,7 +348,7 @@ def test_window_median_is_robust_at_edges_and_ignores_invalid():
     img[5, 5] = np.nan
     img[6, 6] = 0.0
     # 5x5 box at u=8: 3 columns of 4 m, 2 of 9 m -> 4; at the border the box is clipped.
-    out = sample_window_median(img, np.array([[8.0, 10.0], [11.0, 10.0], [0.0, 0.0], [5.0, 5.0]]), 5)
+    out = window_median(img, np.array([[8.0, 10.0], [11.0, 10.0], [0.0, 0.0], [5.0, 5.0]]), 5)
     np.testing.assert_allclose(out, [4.0, 9.0, 4.0, 4.0])
     # Interior points take a separate fast path; it must agree with a per-point reference.
     rng = np.random.default_rng(4)
@@ -356,11 +356,11 @@ def test_window_median_is_robust_at_edges_and_ignores_invalid():
     big[rng.random(big.shape) < 0.2] = np.nan
     uv = rng.uniform(3.0, 45.0, (30, 2)) * [1.0, 0.8]
     ref = [np.nanmedian(big[int(round(v)) - 2:int(round(v)) + 3, int(round(u)) - 2:int(round(u)) + 3]) for u, v in uv]
-    np.testing.assert_allclose(sample_window_median(big, uv, 5), ref)
+    np.testing.assert_allclose(window_median(big, uv, 5), ref)
     allbad = np.full((5, 5), np.nan)
-    assert np.isnan(sample_window_median(allbad, np.array([[2.0, 2.0]]), 3))[0]
+    assert np.isnan(window_median(allbad, np.array([[2.0, 2.0]]), 3))[0]
     # Inverse maps may hold zeros (sky) as valid values.
-    assert sample_window_median(np.zeros((5, 5)), np.array([[2.0, 2.0]]), 3, positive=False)[0] == 0.0
+    assert window_median(np.zeros((5, 5)), np.array([[2.0, 2.0]]), 3, positive=False)[0] == 0.0
 
 
 # -- rasterisation -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ PITCH = np.radians(8.0)
 def scene_depth(cam=CAM, height=HEIGHT, pitch=PITCH, wall=6.0):
     """Exact depth of a camera `height` above a floor, pitched down, facing a wall `wall` m ahead."""
     r = cam.rays
-    x, y = np.broadcast_to(r.x, (cam.height, cam.width)), np.broadcast_to(r.y, (cam.height, cam.width))
+    y = np.broadcast_to(r.y, (cam.height, cam.width))
     # Ray direction in a level frame (x right, y down, z forward) after pitching the camera down.
     c, s = np.cos(pitch), np.sin(pitch)
     dy = c * y + s * 1.0
