@@ -153,12 +153,22 @@ class FrameClient(Node):
         An answered frame proves both directions are matched.
         """
         deadline = time.monotonic() + timeout
-        stamp = 1
+        sent: list[int] = []
         while time.monotonic() < deadline:
+            stamp = len(sent) + 1
             self.publish_frame(rgb, camera, stamp)
-            if self.wait_for(stamp, kinds, min(0.5, max(deadline - time.monotonic(), 0.0)), executor) is not None:
-                return True
-            stamp += 1
+            sent.append(stamp)
+            # A slow model may answer an earlier warm-up frame: any answered one proves the link.
+            step_end = min(time.monotonic() + 0.5, deadline)
+            while time.monotonic() < step_end:
+                if executor is not None:
+                    executor.spin_once(timeout_sec=0.02)
+                else:
+                    rclpy.spin_once(self, timeout_sec=0.02)
+                for s in sent:
+                    out = self.get(s)
+                    if out is not None and all(getattr(out, k) is not None for k in kinds):
+                        return True
         return False
 
     def wait_for_subscribers(self, timeout: float, executor: Any = None, publisher: Any = None) -> bool:
