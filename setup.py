@@ -17,6 +17,7 @@ TOOLS = {
     "depth-ros-record": "depth_ros.tools.record:main",
     "depth-ros-simulate": "depth_ros.tools.simulate:main",
     "depth-ros-eval": "depth_ros.tools.evaluate:main",
+    "depth-ros-export": "depth_ros.tools.export:main",
 }
 
 setup(

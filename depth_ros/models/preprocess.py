@@ -1,12 +1,19 @@
-"""Input checks, network-input preparation and output postprocessing with OpenCV/NumPy only.
+"""Input checks, network-input preparation and output postprocessing with OpenCV/NumPy/numba only.
 
 Every backend shares these so that a model behaves the same whichever runtime executes it.
+
+Speed: the image is resized as uint8, so each normalised value depends on one uint8 pixel value
+only; `preprocess` therefore normalises through a 256-entry float32 table per channel (the same
+float32 arithmetic as ``(x * scale - mean) / std``, bit for bit) and writes straight into the
+(1, C, h, w) buffer the runtimes take: `Prepared.nchw` returns that buffer without a copy and
+`Prepared.image` is an (h, w, C) view of it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -31,7 +38,7 @@ class Prepared:
     pad: tuple[int, int] = (0, 0)
 
     def nchw(self) -> np.ndarray:
-        """The input as a contiguous (1, C, h, w) float32 array."""
+        """The input as a contiguous (1, C, h, w) float32 array (no copy when `preprocess` made it)."""
         return np.ascontiguousarray(self.image.transpose(2, 0, 1)[None])
 
     def nhwc(self) -> np.ndarray:
@@ -135,6 +142,40 @@ def reflect_pad_size(height: int, width: int) -> tuple[int, int]:
     return int(np.sqrt(height / 2) * 3), int(np.sqrt(width / 2) * 3)
 
 
+@lru_cache(maxsize=16)
+def _normalise_tables(scale: float, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """(3, 256) float32: the normalised value of each uint8 level per channel, computed exactly as the
+    per-pixel float32 formula ``(x * scale - mean) / std`` would."""
+    levels = np.arange(256, dtype=np.float32)[None, :] * np.float32(scale)
+    tables = (levels - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
+    tables.setflags(write=False)
+    return tables
+
+
+def _normalise_nchw_py(image, tables, source_channel, out):
+    """out[0, k, i, j] = tables[c, image[i, j, c]] with c = source_channel[k], for k < 3."""
+    h, w = image.shape[0], image.shape[1]
+    for k in range(3):
+        c = source_channel[k]
+        table = tables[c]
+        plane = out[0, k]
+        for i in range(h):
+            for j in range(w):
+                plane[i, j] = table[image[i, j, c]]
+
+
+@lru_cache(maxsize=None)
+def _normalise_nchw():
+    # numba is imported on first use, so that `import depth_ros.models` stays light.
+    import numba
+
+    return numba.njit(cache=True, nogil=True)(_normalise_nchw_py)
+
+
+_RGB_ORDER = np.array([0, 1, 2], np.int64)
+_BGR_ORDER = np.array([2, 1, 0], np.int64)
+
+
 def preprocess(rgb: np.ndarray, spec: ModelSpec, prior: np.ndarray | None = None) -> Prepared:
     """Turn an (H, W, 3) uint8 RGB image (and optional prior, metres) into the network input."""
     source_size = (int(rgb.shape[0]), int(rgb.shape[1]))
@@ -144,23 +185,27 @@ def preprocess(rgb: np.ndarray, spec: ModelSpec, prior: np.ndarray | None = None
         pad = reflect_pad_size(*source_size)
         image = np.pad(image, ((pad[0], pad[0]), (pad[1], pad[1]), (0, 0)), mode="reflect")
     size = network_size(spec, image.shape[0], image.shape[1])
+    out = np.empty((1, spec.input_channels, size[0], size[1]), np.float32)
     if spec.align_corners:
         x = resize_align_corners(image.astype(np.float32) * np.float32(spec.scale), size)
+        x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+        if spec.channel_order == "BGR":
+            x = x[:, :, ::-1]
+        out[0, :3] = x.transpose(2, 0, 1)
     else:
-        x = resize_image(image, size, spec.resample).astype(np.float32) * np.float32(spec.scale)
-    x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    if spec.channel_order == "BGR":
-        x = x[:, :, ::-1]
+        small = np.ascontiguousarray(resize_image(image, size, spec.resample))
+        order = _BGR_ORDER if spec.channel_order == "BGR" else _RGB_ORDER
+        _normalise_nchw()(small, _normalise_tables(spec.scale, spec.mean, spec.std), order, out)
     if spec.input_channels == 4:
         if prior is None:
-            p = np.zeros(size, np.float32)
+            out[0, 3] = 0.0
         else:
             if spec.pad_reflect:
                 prior = np.pad(prior, ((pad[0], pad[0]), (pad[1], pad[1])), mode="reflect")
             # Nearest keeps sparse prior samples as values (no blending with the 0 = "none" pixels).
-            p = cv2.resize(prior.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-        x = np.concatenate([x, p[:, :, None]], axis=2)
-    return Prepared(np.ascontiguousarray(x, dtype=np.float32), source_size, pad)
+            out[0, 3] = cv2.resize(prior.astype(np.float32, copy=False), (size[1], size[0]),
+                                   interpolation=cv2.INTER_NEAREST)
+    return Prepared(out[0].transpose(1, 2, 0), source_size, pad)
 
 
 def postprocess(raw: np.ndarray, prepared: Prepared, spec: ModelSpec) -> np.ndarray:
@@ -178,14 +223,22 @@ def postprocess(raw: np.ndarray, prepared: Prepared, spec: ModelSpec) -> np.ndar
     if not np.isfinite(depth).all():
         bad = int(np.count_nonzero(~np.isfinite(depth)))
         raise ModelOutputError(f"{spec.name}: model output has {bad} NaN/inf values")
+    owned = False  # True once `depth` is an array made here (safe to clip in place)
     if spec.output_scale != 1.0:
         depth = depth * np.float32(spec.output_scale)
+        owned = True
     h, w = prepared.source_size
     ph, pw = prepared.pad
     if ph or pw:
         depth = cv2.resize(depth, (w + 2 * pw, h + 2 * ph), interpolation=cv2.INTER_LINEAR)
         depth = depth[ph : ph + h, pw : pw + w]
+        owned = True
     if depth.shape != (h, w):
         depth = cv2.resize(depth, (w, h), interpolation=cv2.INTER_LINEAR)
-    upper = spec.max_depth if spec.output_kind is OutputKind.METRIC else np.inf
-    return np.ascontiguousarray(np.clip(depth, 0.0, upper), dtype=np.float32)
+        owned = True
+    out = depth if owned and depth.flags.c_contiguous else None  # else one new array, in one pass
+    if spec.output_kind is OutputKind.METRIC:
+        depth = np.clip(depth, np.float32(0.0), np.float32(spec.max_depth), out=out)
+    else:
+        depth = np.maximum(depth, np.float32(0.0), out=out)
+    return np.ascontiguousarray(depth, dtype=np.float32)
