@@ -73,7 +73,9 @@ class TransformersDepthModel(DepthModel):
             raise ModelLoadError(f"model {spec.name!r}: transformers has no class {spec.transformers_class!r}")
         self._dtype = torch.float16 if fp16 else torch.float32
         try:
-            model = model_class.from_pretrained(location, local_files_only=not source.is_hub, dtype=self._dtype)
+            # weights_only: a pytorch_model.bin is unpickled as tensors only (safetensors need no such care).
+            model = model_class.from_pretrained(location, local_files_only=not source.is_hub, dtype=self._dtype,
+                                                weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any failure here is a bad or incomplete checkpoint
             raise ModelLoadError(f"model {spec.name!r}: cannot load weights from {location!r} "
                                  f"({type(exc).__name__}: {exc}); set the {PATH_PARAMETER} parameter to "

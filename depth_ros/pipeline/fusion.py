@@ -59,6 +59,7 @@ class FusionConfig:
     # IMU frame -> camera optical frame rotation.
     R_cam_imu: np.ndarray = field(default_factory=lambda: OPTICAL_FROM_BODY.R.copy())
     imu_gain: float = 0.02
+    imu_max_age_s: float = 1.0  # gravity older than this (before the image) is not used for the ground plane
     motion_compensation: bool = True
     ground_enabled: bool = False
     camera_height: float = 0.0  # metres above the ground; 0 = unknown (no ground prior)
@@ -142,9 +143,17 @@ class FusionStage:
 
     # -- per frame -------------------------------------------------------------------------
 
-    def gravity_optical(self) -> np.ndarray | None:
-        """Unit gravity (down) in the camera optical frame, or None before the IMU is initialised."""
+    def imu_fresh(self, stamp_ns: int) -> bool:
+        """True when the last IMU sample is at most `imu_max_age_s` older than `stamp_ns`."""
+        last = self.attitude.stamp_ns
+        return last is not None and stamp_ns - last <= self.config.imu_max_age_s * 1e9
+
+    def gravity_optical(self, stamp_ns: int | None = None) -> np.ndarray | None:
+        """Unit gravity (down) in the camera optical frame, or None before the IMU is initialised
+        (and, given an image stamp, when the IMU has gone quiet: see `imu_fresh`)."""
         if not self.config.imu_enabled:
+            return None
+        if stamp_ns is not None and not self.imu_fresh(stamp_ns):
             return None
         g = self.attitude.gravity_imu()
         return None if g is None else gravity_in_camera(g, self.config.R_cam_imu)
@@ -165,11 +174,17 @@ class FusionStage:
             t = -(R @ displacement)
         return R, t
 
-    def radar_points(self, camera: CameraModel, stamp_ns: int) -> RadarProjection | None:
-        """Radar points of the window, at the image's time, projected into `camera`."""
+    def radar_scans(self, stamp_ns: int) -> list[RadarScan]:
+        """The radar scans in the window of an image stamped `stamp_ns` (none when radar is off)."""
+        return self.radar.scans_for(stamp_ns) if self.config.radar_enabled else []
+
+    def radar_points(self, camera: CameraModel, stamp_ns: int,
+                     scans: list[RadarScan] | None = None) -> RadarProjection | None:
+        """Radar points of the window (or of `scans`), at the image's time, projected into `camera`."""
         if not self.config.radar_enabled:
             return None
-        scans = self.radar.scans_for(stamp_ns)
+        if scans is None:
+            scans = self.radar_scans(stamp_ns)
         if not scans:
             return None
         clouds = []
@@ -212,7 +227,7 @@ class FusionStage:
             info["radar_fit"] = fit.reason or "ok"
             source = "radar"
         if (fit is None or not fit.ok) and c.ground_enabled and c.camera_height > 0 and camera is not None:
-            ground = self._ground_fit(raw, kind, camera)
+            ground = self._ground_fit(raw, kind, camera, stamp_ns)
             if ground is not None:
                 fit, uv, target, pred_pts = ground
                 source = "ground"
@@ -239,8 +254,8 @@ class FusionStage:
         conf = confidence_map(raw.shape, support, residual, kind)
         return FusionOutput(depth, conf, True, source, info)
 
-    def _ground_fit(self, raw: np.ndarray, kind: str, camera: CameraModel):
-        g = self.gravity_optical()
+    def _ground_fit(self, raw: np.ndarray, kind: str, camera: CameraModel, stamp_ns: int):
+        g = self.gravity_optical(stamp_ns)
         if g is None:
             return None
         cam = camera.scaled(raw.shape[1], raw.shape[0])

@@ -101,7 +101,8 @@ class DepthPipeline:
             )
         t0 = time.perf_counter()
         fusion = self.fusion
-        proj = fusion.radar_points(frame.camera, frame.stamp_ns) if frame.camera is not None else None
+        scans = fusion.radar_scans(frame.stamp_ns)
+        proj = fusion.radar_points(frame.camera, frame.stamp_ns, scans) if frame.camera is not None else None
         prior = fusion.prior(proj, rgb.shape[:2]) if self.model.spec.input_channels == 4 else None
         t1 = time.perf_counter()
         raw = self.model.predict(rgb, prior)
@@ -116,6 +117,11 @@ class DepthPipeline:
             confidence = out.confidence if out.confidence is not None else model_conf
             result = DepthResult(depth, out.metric, frame.stamp_ns, frame.frame_id, frame.camera,
                                  confidence=confidence, scale_source=out.source, info=out.info)
+            # What the scale sources had to offer, for diagnostics (see `scale_source_warning`).
+            if fusion.config.radar_enabled:
+                result.info["radar_scans"] = len(scans)
+            if fusion.config.imu_enabled:
+                result.info["imu_fresh"] = fusion.imu_fresh(frame.stamp_ns)
         elif self.model_is_metric:
             result = DepthResult(self._limit_range(raw), True, frame.stamp_ns, frame.frame_id, frame.camera,
                                  confidence=model_conf, scale_source="model")

@@ -18,29 +18,31 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
+from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu, LaserScan, PointCloud2
 
 from depth_ros.core.camera import CameraModel
+from depth_ros.core.cloud import warmup as cloud_warmup
 from depth_ros.core.errors import InvalidInputError, ModelError
 from depth_ros.core.transforms import RigidTransform, quat_to_matrix
-from depth_ros.models.registry import load_model
 from depth_ros.pipeline.nav import NavOutputs
-from depth_ros.pipeline.pipeline import DepthPipeline, DepthResult, PipelineConfig
+from depth_ros.pipeline.pipeline import DepthPipeline, DepthResult
 from depth_ros.pipeline.stats import NodeStats
 from depth_ros.pipeline.worker import FrameWorker
 from depth_ros.ros.conversions import camera_info_from_model, cloud_to_msg, depth_to_image, make_header, points_to_msg
 from depth_ros.ros.dds import use_large_data_profile
-from depth_ros.ros.diagnostics import build_diagnostics
+from depth_ros.ros.diagnostics import build_diagnostics, scale_source_warning
 from depth_ros.ros.message_feeder import MessageFeeder
+from depth_ros.ros.pipeline_factory import build_pipeline
 from depth_ros.ros.params import (
     DepthNodeConfig,
     declare_params,
-    fusion_config_from_values,
     nav_config_from_values,
     params_for,
 )
 from depth_ros.ros.qos import DIAGNOSTICS_QOS, OUTPUT_QOS, SENSOR_QOS
+from depth_ros.ros.startup import init_ros, params_files
 
 LOG_THROTTLE_S = 5.0
 # How long the worker waits for the CameraInfo of an image that arrived first.
@@ -52,6 +54,7 @@ class DepthNode(LifecycleNode):
 
     def __init__(self, node_name: str = "depth_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self._worker: FrameWorker | None = None  # before anything can fail: destroy_node reads it
         self._param_values = declare_params(self, params_for(node_name))
         self.config = DepthNodeConfig.from_values(self._param_values)
         self.fusion_config = None
@@ -59,7 +62,6 @@ class DepthNode(LifecycleNode):
         self.stats = NodeStats()
         self.pipeline: DepthPipeline | None = None
         self._model = None
-        self._worker: FrameWorker | None = None
         self._subs: list = []
         self._pubs: dict[str, Any] = {}
         self._diag_pub = None
@@ -68,6 +70,7 @@ class DepthNode(LifecycleNode):
         self.nav: NavOutputs | None = None
         self._image_frame = ""
         self._last_result_info: dict = {}
+        self._last_logged: dict[str, float] = {}
         self.active = False
         if self.config.autostart:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
@@ -77,22 +80,11 @@ class DepthNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         c = self.config
-        input_size = (c.input_height, c.input_width) if c.input_width and c.input_height else None
         try:
-            self.fusion_config = fusion_config_from_values(self._param_values)
-            self._model = load_model(
-                c.model, path=c.model_path or None, device=c.device, fp16=c.fp16,
-                input_size=input_size, num_threads=c.num_threads or None,
-            )
-            self._model.warmup()
-            self.pipeline = DepthPipeline(
-                self._model,
-                PipelineConfig(min_depth=c.min_depth, max_depth=c.max_depth, cloud_decimation=c.cloud_decimation,
-                               cloud_rgb=c.cloud_rgb, cloud_confidence=c.cloud_confidence),
-                self.fusion_config,
-            )
-            self.feeder = MessageFeeder(self.pipeline, self._report, c.camera_info_slop,
-                                        self._param_values["radar.max_points"])
+            self.pipeline, self.feeder = build_pipeline(self._param_values, self._report)
+            self._model = self.pipeline.model
+            self.fusion_config = self.pipeline.fusion.config
+            cloud_warmup()
             nav_config = nav_config_from_values(self._param_values)
             self.nav = None
             if nav_config.obstacles_enabled or nav_config.scan_enabled:
@@ -100,6 +92,7 @@ class DepthNode(LifecycleNode):
                 self.nav.warmup(CameraModel(64, 48, 50.0, 50.0, 31.5, 23.5))
         except (ModelError, InvalidInputError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
+            self._release_model()  # a model that loaded but failed its warm-up is not kept
             return TransitionCallbackReturn.FAILURE
         kind = self._model.spec.output_kind.value
         self.get_logger().info(f"model '{c.model}' loaded ({kind}, backend {self._model.spec.backend}, {c.device})")
@@ -162,12 +155,17 @@ class DepthNode(LifecycleNode):
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
             self._diag_pub = None
+        self._release_model()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release_model(self) -> None:
         if self._model is not None:
             self._model.close()
         self._model = None
         self.pipeline = None
         self.feeder = None
-        return TransitionCallbackReturn.SUCCESS
+        self.nav = None
+        self._last_result_info = {}
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._worker is not None:
@@ -248,7 +246,11 @@ class DepthNode(LifecycleNode):
             return
         camera, rgb = frame.camera, frame.rgb
         self._image_frame = msg.header.frame_id
-        result = self.pipeline.process(frame)
+        try:
+            result = self.pipeline.process(frame)
+        except InvalidInputError as exc:  # e.g. smaller than the model accepts; model errors propagate
+            self._report("bad_image", f"dropping image: {exc}")
+            return
         self._last_result_info = {"scale_source": result.scale_source, **result.info}
         header = msg.header
         if want_depth:
@@ -285,14 +287,25 @@ class DepthNode(LifecycleNode):
 
     def _report(self, kind: str, message: str) -> None:
         self.stats.error(kind, message)
-        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+        if self._log_due(kind):
+            self.get_logger().warning(message)
+
+    def _log_due(self, kind: str) -> bool:
+        """Per-kind log throttle (rclpy's throttle is per call site: one kind would hide the others)."""
+        now = time.monotonic()
+        last = self._last_logged.get(kind)
+        if last is not None and now - last < LOG_THROTTLE_S:
+            return False
+        self._last_logged[kind] = now
+        return True
 
     def _on_worker_error(self, exc: BaseException) -> None:
         if not self.context.ok():
             return  # shutting down: publishers are already gone
         kind = "model" if isinstance(exc, ModelError) else "internal"
         self.stats.error(kind, f"frame skipped: {type(exc).__name__}: {exc}")
-        self.get_logger().error(f"frame skipped: {type(exc).__name__}: {exc}", throttle_duration_sec=LOG_THROTTLE_S)
+        if self._log_due(kind):
+            self.get_logger().error(f"frame skipped: {type(exc).__name__}: {exc}")
 
     def _publish_diagnostics(self) -> None:
         if self._diag_pub is None:
@@ -307,9 +320,16 @@ class DepthNode(LifecycleNode):
             stamp=self.get_clock().now().to_msg(),
             stale_after_s=max(5.0, 3 * self.config.diagnostics_period),
             extra=self._diagnostic_extras(),
+            warning=self._scale_warning(),
         )
         self._diag_pub.publish(msg)
 
+    def _scale_warning(self) -> str:
+        f = self.fusion_config
+        if self.pipeline is None or f is None or not f.any_source:
+            return ""
+        return scale_source_warning(self._last_result_info, f.radar_enabled, f.imu_enabled, f.radar_max_age_s,
+                                    f.imu_max_age_s)
 
     def _diagnostic_extras(self) -> dict:
         if self.pipeline is None or not self.fusion_config.any_source:
@@ -320,14 +340,28 @@ class DepthNode(LifecycleNode):
 
 
 def run_node(node_name: str, args: list[str] | None = None) -> int:
-    """Start a DepthNode and spin until shutdown; returns a process exit code."""
+    """Start a DepthNode and spin until shutdown; returns a process exit code.
+
+    Start-up errors (unreadable params file, invalid parameter, model that does not load) are
+    one line on stderr and exit code 1.
+    """
     use_large_data_profile()
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = DepthNode(node_name)
+    args = list(args if args is not None else sys.argv)
+    try:
+        init_ros(args)
+    except InvalidInputError as exc:  # a params file that is missing or not valid YAML, a bad remap, ...
+        print(f"{node_name}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        node = DepthNode(node_name)
+    except (ParameterException, ValueError) as exc:  # declared type/range/choices violated
+        where = ", ".join(repr(f) for f in params_files(args)) or "the command line"
+        print(f"{node_name}: invalid parameter in {where}: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 1
     try:
         if node.config.autostart and not node.active:
-            node.get_logger().fatal("autostart failed: the node did not reach the active state (see the error above)")
-            return 1
+            return 1  # on_configure logged the one-line reason (path and parameter)
         rclpy.spin(node)
     except KeyboardInterrupt:
         pass

@@ -18,6 +18,25 @@ def _kv(key: str, value: Any) -> KeyValue:
     return KeyValue(key=key, value=str(value))
 
 
+def scale_source_warning(info: dict[str, Any], radar_enabled: bool, imu_enabled: bool,
+                         radar_max_age_s: float, imu_max_age_s: float) -> str:
+    """Why the last frame was not scaled by the sources the node is configured with ("" when it was).
+
+    `info` is the last result's info (with "scale_source", "radar_scans", "imu_fresh", "fallback").
+    """
+    if not info:
+        return ""
+    source = info.get("scale_source", "none")
+    reasons = []
+    if radar_enabled and info.get("radar_scans") == 0:
+        reasons.append(f"no radar in the last {radar_max_age_s:g} s")
+    elif radar_enabled and source != "radar" and info.get("fallback"):
+        reasons.append(str(info["fallback"]))
+    if imu_enabled and info.get("imu_fresh") is False:
+        reasons.append(f"no IMU in the last {imu_max_age_s:g} s")
+    return f"{'; '.join(reasons)}: using {source}" if reasons else ""
+
+
 def build_diagnostics(
     node_name: str,
     stats: NodeStats,
@@ -27,17 +46,20 @@ def build_diagnostics(
     stamp: Any,
     stale_after_s: float = 5.0,
     extra: dict[str, Any] | None = None,
+    warning: str = "",
 ) -> DiagnosticArray:
     """One DiagnosticStatus for the node: rates, drops, latency, model, errors.
 
-    Level: ERROR when a model error happened recently, WARN for recent bad input or relative
-    (unscaled) output, OK otherwise.
+    Level: ERROR when a model error happened recently; WARN for a degraded state (`warning`, e.g.
+    a scale-source fallback), recent bad input or relative (unscaled) output; OK otherwise.
     """
     status = DiagnosticStatus(name=f"{node_name.lstrip('/')}: depth", hardware_id=model_name)
     in_rate, out_rate = stats.input.rate(), stats.output.rate()
     recent = stats.recent_error(stale_after_s)
     if recent and stats.last_error_kind in ERROR_KINDS:
         status.level, status.message = DiagnosticStatus.ERROR, stats.last_error
+    elif warning:
+        status.level, status.message = DiagnosticStatus.WARN, warning
     elif recent:
         status.level, status.message = DiagnosticStatus.WARN, stats.last_error
     elif not metric:

@@ -75,13 +75,19 @@ class MessageFeeder:
     # -- side inputs -------------------------------------------------------------------------
 
     def add_camera_info(self, msg: Any) -> None:
+        try:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+        except DepthRosError as exc:
+            self.report("bad_camera_info", f"ignoring CameraInfo: {exc}")
+            return
         with self._info_arrived:
-            self.infos.add(stamp_to_ns(msg.header.stamp), msg)
+            self.infos.add(stamp_ns, msg)
             self._info_arrived.notify_all()
 
     def add_radar(self, msg: Any) -> RadarScan | None:
         """PointCloud2 (x, y, z required; intensity/snr/rcs/doppler optional) -> buffered scan."""
         try:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
             fields = read_fields(msg, names=("x", "y", "z") + RADAR_FIELDS)
         except DepthRosError as exc:
             self.report("bad_radar", f"dropping radar cloud: {exc}")
@@ -95,7 +101,7 @@ class MessageFeeder:
             step = -(-n // self.radar_max_points)
             fields = {k: v[::step] for k, v in fields.items()}
         points = np.stack([fields.pop("x"), fields.pop("y"), fields.pop("z")], axis=1)
-        scan = RadarScan(stamp_to_ns(msg.header.stamp), points, fields, msg.header.frame_id)
+        scan = RadarScan(stamp_ns, points, fields, msg.header.frame_id)
         if self.pipeline.fusion.add_radar(scan):
             self.report("radar_time_jump", "radar stamps jumped backwards: radar buffer reset")
         return scan
@@ -112,11 +118,16 @@ class MessageFeeder:
     def add_odometry(self, msg: Any) -> None:
         v = msg.twist.twist.linear
         velocity = np.array([v.x, v.y, v.z], dtype=np.float64)
+        try:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+        except DepthRosError as exc:
+            self.report("bad_odom", f"dropping odometry: {exc}")
+            return
         if not np.isfinite(velocity).all():
             self.report("bad_odom", f"dropping odometry with non-finite velocity {velocity.tolist()}")
             return
         # The twist is in the child (base) frame, taken as aligned with camera_link.
-        self.pipeline.fusion.add_odometry(stamp_to_ns(msg.header.stamp), OPTICAL_FROM_BODY.R @ velocity)
+        self.pipeline.fusion.add_odometry(stamp_ns, OPTICAL_FROM_BODY.R @ velocity)
 
     # -- images ------------------------------------------------------------------------------
 
@@ -155,16 +166,16 @@ class MessageFeeder:
 
     def frame(self, msg: Any, wait_s: float = 0.0) -> Frame | None:
         """Image or CompressedImage -> pipeline frame (None when the image is unusable, reported)."""
-        stamp_ns = stamp_to_ns(msg.header.stamp)
-        if self._last_image_ns is not None and stamp_ns < self._last_image_ns - 1_000_000_000:
-            self.report("time_jump", "image stamps jumped backwards (bag loop?): pipeline reset")
-            self.pipeline.reset()
-        self._last_image_ns = stamp_ns
         try:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
             rgb = compressed_to_rgb(msg) if hasattr(msg, "format") else image_to_rgb(msg)
         except DepthRosError as exc:
             self.report("bad_image", f"dropping image: {exc}")
             return None
+        if self._last_image_ns is not None and stamp_ns < self._last_image_ns - 1_000_000_000:
+            self.report("time_jump", "image stamps jumped backwards (bag loop?): pipeline reset")
+            self.pipeline.reset()
+        self._last_image_ns = stamp_ns
         camera = self.camera_for(stamp_ns, rgb.shape[1], rgb.shape[0], wait_s)
         return Frame(rgb, camera, stamp_ns, msg.header.frame_id)
 

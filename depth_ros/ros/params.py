@@ -241,11 +241,13 @@ def load_params_file(path: str, node_name: str) -> dict[str, Any]:
 
     from depth_ros.core.errors import InvalidInputError
 
-    try:
-        with open(path) as f:
-            content = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidInputError(f"cannot read params file {path}: {exc}") from exc
+    from depth_ros.ros.startup import params_file_error
+
+    problem = params_file_error(path)
+    if problem:
+        raise InvalidInputError(problem)
+    with open(path, encoding="utf-8") as f:
+        content = yaml.safe_load(f) or {}
     if not isinstance(content, dict):
         raise InvalidInputError(f"params file {path} is not a mapping of node names")
     values: dict[str, Any] = {}

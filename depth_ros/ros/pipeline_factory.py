@@ -20,7 +20,11 @@ def build_pipeline(values: dict[str, Any], report: Report, model: Any = None) ->
         input_size = (values["input_height"], values["input_width"]) if values["input_width"] and values["input_height"] else None
         model = load_model(values["model"], path=values["model_path"] or None, device=values["device"],
                            fp16=values["fp16"], input_size=input_size, num_threads=values["num_threads"] or None)
-        model.warmup()
+        try:
+            model.warmup()
+        except Exception:
+            model.close()  # a model that loads but cannot run is not kept
+            raise
     pipeline = DepthPipeline(
         model,
         PipelineConfig(min_depth=values["min_depth"], max_depth=values["max_depth"],

@@ -36,7 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     if name not in BENCHMARKS:
         print(f"depth-ros-bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(BENCHMARKS[name][0])
+    module_name = BENCHMARKS[name][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # a dependency of an existing benchmark is missing: a real error, with its traceback
+        print(f"depth-ros-bench: benchmark {name!r} is not part of this installation ({module_name} is missing)",
+              file=sys.stderr)
+        return 2
     return int(module.main(rest) or 0)
 
 

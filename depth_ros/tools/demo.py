@@ -65,7 +65,6 @@ def sample_bag(args: argparse.Namespace) -> Path:
 
 
 def bag_demo(args: argparse.Namespace) -> int:
-    from depth_ros.core.errors import DepthRosError
     from depth_ros.tools.eval_run import run_evaluation
     from depth_ros.tools.evaluate import parse_args as eval_args
 
@@ -79,11 +78,7 @@ def bag_demo(args: argparse.Namespace) -> int:
     if args.model_path:
         argv += ["--model-path", args.model_path]
     started = time.monotonic()
-    try:
-        code = run_evaluation(eval_args(argv))
-    except DepthRosError as exc:
-        print(f"depth-ros-demo: {exc}", file=sys.stderr)
-        return 1
+    code = run_evaluation(eval_args(argv))
     print(f"preview: {out / 'report' / 'sample_0.png'}")
     print(f"RViz: rviz2 -d {REPO / 'config' / 'depth_ros.rviz'}  (then depth-ros-play {out / 'output_bag'} --loop)")
     print(f"demo finished in {time.monotonic() - started:.0f} s")
@@ -96,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     from depth_ros.ros.dds import use_large_data_profile
 
     use_large_data_profile()
-    return rgbd_demo(args) if args.rgbd else bag_demo(args)
+    from depth_ros.core.errors import DepthRosError
+
+    try:
+        return rgbd_demo(args) if args.rgbd else bag_demo(args)
+    except DepthRosError as exc:
+        print(f"depth-ros-demo: {exc}", file=sys.stderr)
+        return 1
 
 
 def rgbd_demo(args: argparse.Namespace) -> int:

@@ -87,6 +87,7 @@ def _play(args: argparse.Namespace, ros_args: list[str], reader: BagReader, rema
     from rclpy.signals import SignalHandlerOptions
 
     from depth_ros.ros.bag_player import BagPlayer
+    from depth_ros.ros.startup import init_ros
 
     # Playing runs in a thread; Ctrl-C and SIGTERM only raise a flag that the main thread turns
     # into player.stop() (rclpy's own handler would shut the context down under the publishers).
@@ -94,7 +95,7 @@ def _play(args: argparse.Namespace, ros_args: list[str], reader: BagReader, rema
     previous = {signum: signal.signal(signum, lambda *_: interrupted.append(True)) for signum in _SIGNALS}
     outcome: dict[str, Any] = {}
     try:
-        rclpy.init(args=ros_args, signal_handler_options=SignalHandlerOptions.NO)
+        init_ros(ros_args, signal_handler_options=SignalHandlerOptions.NO)
         node = rclpy.create_node("depth_ros_play")
         try:
             player = BagPlayer(

@@ -56,12 +56,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from depth_ros.core.errors import BagError, InvalidInputError
     from depth_ros.ros.bag_player import BagRecorder
+    from depth_ros.ros.startup import init_ros
 
+    try:
+        init_ros(ros_args, signal_handler_options=SignalHandlerOptions.NO)
+    except InvalidInputError as err:
+        print(f"depth-ros-record: {err}", file=sys.stderr)
+        return 1
     # Ctrl-C and SIGTERM only raise a flag: an exception in the middle of a write could leave the
     # bag unreadable, and rclpy's own handler would shut the context down under the executor.
     stop = []
     previous = {signum: signal.signal(signum, lambda *_: stop.append(True)) for signum in _SIGNALS}
-    rclpy.init(args=ros_args, signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("depth_ros_record")
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -91,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signum, handler)
     if recorder is None or counts is None:
         return 1
+    if code != 0:  # the error above is the report; counts of a failed recording are not a result
+        return code
     for topic, count in sorted(counts.items()):
         print(f"{topic}: {count} messages")
     for topic, reason in sorted(recorder.failed.items()):

@@ -39,18 +39,26 @@ def load_manifest(manifest: str | Path) -> list[RgbdFrame]:
         spec = json.loads(manifest.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"cannot read RGB-D manifest {manifest}: {exc}") from exc
+    if not isinstance(spec, dict) or not isinstance(spec.get("frames", []), list):
+        raise InvalidInputError(f"RGB-D manifest {manifest} is not an object with a 'frames' list")
     frames = []
-    for entry in spec.get("frames", []):
-        rgb_path, depth_path = manifest.parent / entry["rgb"], manifest.parent / entry["depth"]
-        bgr = cv2.imread(str(rgb_path), cv2.IMREAD_COLOR)
-        raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
-        if bgr is None or raw is None:
-            raise InvalidInputError(f"cannot read frame {entry.get('id')}: {rgb_path} / {depth_path}")
-        depth = raw.astype(np.float32) / float(entry["depth_units_per_metre"])
-        depth[raw == 0] = np.nan
-        camera = CameraModel(
-            width=int(entry["width"]), height=int(entry["height"]),
-            fx=entry["fx"], fy=entry["fy"], cx=entry["cx"], cy=entry["cy"],
-        )
-        frames.append(RgbdFrame(entry["id"], entry["set"], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), depth, camera))
+    for i, entry in enumerate(spec.get("frames", [])):
+        try:
+            rgb_path, depth_path = manifest.parent / entry["rgb"], manifest.parent / entry["depth"]
+            bgr = cv2.imread(str(rgb_path), cv2.IMREAD_COLOR)
+            raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
+            if bgr is None or raw is None:
+                raise InvalidInputError(f"cannot read frame {entry.get('id')}: {rgb_path} / {depth_path}")
+            depth = raw.astype(np.float32) / float(entry["depth_units_per_metre"])
+            depth[raw == 0] = np.nan
+            camera = CameraModel(
+                width=int(entry["width"]), height=int(entry["height"]),
+                fx=entry["fx"], fy=entry["fy"], cx=entry["cx"], cy=entry["cy"],
+            )
+            frames.append(RgbdFrame(entry["id"], entry["set"], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), depth, camera))
+        except InvalidInputError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed entry
+            raise InvalidInputError(f"RGB-D manifest {manifest}: frame {i} is malformed "
+                                    f"({type(exc).__name__}: {exc})") from exc
     return frames

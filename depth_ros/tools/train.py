@@ -49,6 +49,9 @@ CHECKPOINT_FORMAT = "depth_ros.train"
 CHECKPOINT_VERSION = 1
 MIN_DEPTH = 0.1
 SHIPPED = "shipped"
+DEFAULT_CACHE = Path.home() / ".cache" / "depth_ros" / "train"
+DEFAULT_THREADS = 2
+DEFAULT_EPOCHS = 20
 # Options a resumed run may change; every other option comes from the checkpoint.
 RESUME_OPTIONS = ("resume", "out", "epochs", "stop_after", "threads", "no_progress", "cache")
 
@@ -75,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--width", type=int, default=320, help="image width of generated runs")
     g.add_argument("--height", type=int, default=240, help="image height of generated runs")
     g.add_argument("--frame-stride", type=int, default=1, help="use every n-th frame of each training run")
-    g.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "depth_ros" / "train",
-                   help="folder of the generated runs (.npz); a cached run is not generated again")
+    g.add_argument("--cache", type=Path, default=None,
+                   help=f"folder of the generated runs (.npz); a cached run is not generated again "
+                        f"(default: {DEFAULT_CACHE})")
     g.add_argument("--val", metavar="RUNS", default="hall:900,yard:900",
                    help="held-out runs generated for validation (same syntax as --generate); 'none' to skip")
     g.add_argument("--val-seconds", type=float, default=10.0, help="length of each validation run (s)")
@@ -98,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-prior", action="store_true",
                    help="compact_depth: a 3-channel network without the radar prior input")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=None, help="epochs in total (default 20; on --resume: the run's)")
+    g.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs in total (default {DEFAULT_EPOCHS}; on --resume: the run's)")
     g.add_argument("--steps-per-epoch", type=int, default=0,
                    help="optimizer steps per epoch; 0 = training frames // batch size")
     g.add_argument("--batch-size", type=int, default=8, help="frames per step")
@@ -110,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--silog-lambda", type=float, default=0.85, help="variance focus of the SILog loss")
     g.add_argument("--l1-weight", type=float, default=1.0, help="weight of the L1 loss on log depth")
     g.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
-    g.add_argument("--threads", type=int, default=2, help="CPU threads of torch")
+    g.add_argument("--threads", type=int, default=None,
+                   help=f"CPU threads of torch (default {DEFAULT_THREADS}; on --resume: the run's). On a machine "
+                        f"shared with other jobs use 1 (or set OMP_WAIT_POLICY=PASSIVE): spinning OpenMP threads "
+                        f"can make a step several times slower. Results are bitwise reproducible with 1 thread; "
+                        f"with more, parallel reductions may differ in the last bits from run to run")
     g = p.add_argument_group("augmentation")
     g.add_argument("--no-augment", action="store_true", help="no flip, jitter or noise (prior dropout still applies)")
     g.add_argument("--jitter", type=float, default=0.2, help="brightness, contrast and saturation jitter range")
@@ -197,19 +206,15 @@ class CompactAdapter:
         return self.module.config.input_channels == 4
 
     def inputs(self, rgb: np.ndarray, prior: np.ndarray) -> Any:
-        import torch
-
         cfg = self.module.config
         x = (rgb / np.float32(255) - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
         parts = [x.transpose(0, 3, 1, 2)]
         if self.uses_prior:
             parts.append(prior[:, None])
-        return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts, axis=1), np.float32))
+        return _aligned(np.concatenate(parts, axis=1))
 
     def target(self, depth: np.ndarray) -> Any:
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(depth, np.float32))
+        return _aligned(depth)
 
     def log_depth(self, x: Any) -> Any:
         return self.module.log_depth(x)
@@ -279,21 +284,17 @@ class RadarFusionAdapter:
         return {**self.module.config.to_dict(), "_max_depth": self.module.max_depth}
 
     def inputs(self, rgb: np.ndarray, prior: np.ndarray) -> Any:
-        import torch
-
         from depth_ros.tools.train_data import resize_batch
 
         rgb, prior, _ = resize_batch(rgb, prior, prior, self.size)
-        x = np.concatenate([rgb.transpose(0, 3, 1, 2) / np.float32(255), prior[:, None]], axis=1)
-        return torch.from_numpy(np.ascontiguousarray(x, np.float32))
+        return _aligned(np.concatenate([rgb.transpose(0, 3, 1, 2) / np.float32(255), prior[:, None]], axis=1))
 
     def target(self, depth: np.ndarray) -> Any:
         import cv2
-        import torch
 
         h, w = self.size
-        out = np.stack([cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST) for d in depth.astype(np.float32)])
-        return torch.from_numpy(out)
+        return _aligned(np.stack([cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)
+                                  for d in depth.astype(np.float32)]))
 
     def log_depth(self, x: Any) -> Any:
         import torch
@@ -321,6 +322,18 @@ ADAPTERS = {"compact_depth": CompactAdapter, "radar_fusion": RadarFusionAdapter}
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _aligned(array: np.ndarray) -> Any:
+    """A float32 tensor in torch-allocated memory.
+
+    Tensors sharing NumPy memory start at varying 16-byte offsets; vectorised CPU kernels then
+    split their reductions differently and results differ in the last bits from run to run,
+    which would break the exact continuation of a resumed run.
+    """
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array, np.float32)).clone()
 
 
 def _read_json(path: Path) -> dict:
@@ -393,7 +406,6 @@ def _restore_args(args: argparse.Namespace, saved: dict) -> argparse.Namespace:
     for key in RESUME_OPTIONS:
         if getattr(args, key) is not None:
             merged[key] = getattr(args, key)
-    merged["epochs"] = args.epochs if args.epochs is not None else saved["epochs"]
     out = argparse.Namespace(**merged)
     out.bags = [Path(b) for b in out.bags]
     for key in ("cache", "out", "model_config"):
@@ -508,8 +520,9 @@ def train(args: argparse.Namespace, resume: dict | None = None, log: Any = None)
 
     progress = not args.no_progress
     log = log or (lambda text: tqdm.write(text, file=sys.stderr))
-    torch.set_num_threads(int(args.threads))
     train_records, val_records = load_data(args, progress)
+    # After the data: the renderer's numba threads (OpenMP) reset the thread count torch's kernels see.
+    torch.set_num_threads(int(args.threads))
     size = tuple(train_records[0].rgb.shape[1:3])
     index = frame_index(train_records)
     steps_per_epoch = args.steps_per_epoch or max(1, len(index) // args.batch_size)
@@ -621,8 +634,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.out is None:
                 args.out = Path(resume["path"]).parent
             args = _restore_args(args, resume["args"])
-        elif args.epochs is None:
-            args.epochs = 20
+        for key, default in (("epochs", DEFAULT_EPOCHS), ("threads", DEFAULT_THREADS), ("cache", DEFAULT_CACHE)):
+            if getattr(args, key) is None:
+                setattr(args, key, default)
         check_args(parser, args)
         if resume is None and (Path(args.out) / "last.pt").exists():
             parser.error(f"--out {args.out} holds a run already (last.pt); continue it with --resume {args.out}")

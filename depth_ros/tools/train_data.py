@@ -15,9 +15,7 @@ radar, IMU and /tf_static, paired by header stamps).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,6 @@ from typing import Any, Iterable, Iterator
 import cv2
 import numpy as np
 
-from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.imu import ImuReading
 from depth_ros.core.radar import RadarScan, rasterize_prior
@@ -212,8 +209,8 @@ def read_bag_record(path: Path, max_depth: float = 40.0, slop_s: float = 0.005) 
     """A bag of depth-ros-simulate (topics of `depth_ros.sim.world.TOPICS`) as a `Record`.
 
     Images are paired with the ground-truth depth of the nearest header stamp within ``slop_s``
-    (frames without one are skipped) and with the latest camera_info; radar and IMU go through a
-    FusionStage built from /tf_static (camera_link -> radar_link / imu_link).
+    (frames without one are skipped) and the camera_info of the nearest stamp; radar and IMU go
+    through a FusionStage built from /tf_static (camera_link -> radar_link / imu_link).
     """
     from depth_ros.core.errors import BagError
     from depth_ros.ros.bag import open_bag
@@ -236,18 +233,22 @@ def read_bag_record(path: Path, max_depth: float = 40.0, slop_s: float = 0.005) 
         depth_by_stamp = {stamp_to_ns(m.msg.header.stamp): image_to_depth_m(m.msg)
                           for m in bag.messages(TOPICS["depth_gt"])}
         gt_stamps = np.array(sorted(depth_by_stamp), dtype=np.int64)
+        cameras = {stamp_to_ns(m.msg.header.stamp): camera_model_from_info(m.msg)
+                   for m in bag.messages(TOPICS["camera_info"])}
+        info_stamps = np.array(sorted(cameras), dtype=np.int64)
         config = fusion_config(body_extrinsic_to_optical(mounts[FRAME_IDS["radar"]]),
                                body_extrinsic_to_optical(RigidTransform(mounts[FRAME_IDS["imu"]].R, np.zeros(3))).R)
-        camera: CameraModel | None = None
+
+        def nearest(stamps: np.ndarray, stamp: int) -> int | None:
+            i = int(np.searchsorted(stamps, stamp))
+            near = [j for j in (i - 1, i) if 0 <= j < len(stamps)]
+            return int(stamps[min(near, key=lambda j: abs(int(stamps[j]) - stamp))]) if near else None
 
         def events() -> Iterator[tuple[int, int, Any]]:
-            nonlocal camera
-            for m in bag.messages([TOPICS["image"], TOPICS["camera_info"], TOPICS["radar"], TOPICS["imu"]]):
+            for m in bag.messages([TOPICS["image"], TOPICS["radar"], TOPICS["imu"]]):
                 msg = m.msg
                 stamp = stamp_to_ns(msg.header.stamp)
-                if m.topic == TOPICS["camera_info"]:
-                    camera = camera_model_from_info(msg)
-                elif m.topic == TOPICS["imu"]:
+                if m.topic == TOPICS["imu"]:
                     v, a = msg.angular_velocity, msg.linear_acceleration
                     yield stamp, IMU, ImuReading(stamp, (v.x, v.y, v.z), (a.x, a.y, a.z))
                 elif m.topic == TOPICS["radar"]:
@@ -255,23 +256,14 @@ def read_bag_record(path: Path, max_depth: float = 40.0, slop_s: float = 0.005) 
                     yield stamp, RADAR, RadarScan(stamp, np.stack([f["x"], f["y"], f["z"]], axis=1), {},
                                                   msg.header.frame_id)
                 else:
-                    i = int(np.searchsorted(gt_stamps, stamp))
-                    near = [j for j in (i - 1, i) if 0 <= j < len(gt_stamps)]
-                    j = min(near, key=lambda j: abs(int(gt_stamps[j]) - stamp)) if near else None
-                    if j is None or abs(int(gt_stamps[j]) - stamp) > slop_s * 1e9:
+                    gt, info = nearest(gt_stamps, stamp), nearest(info_stamps, stamp)
+                    if gt is None or info is None or abs(gt - stamp) > slop_s * 1e9:
                         continue
-                    cam = camera
-                    rgb = image_to_rgb(msg)
-                    if cam is None or (cam.width, cam.height) != (rgb.shape[1], rgb.shape[0]):
-                        continue
-                    yield stamp, FRAME, (rgb, depth_by_stamp[int(gt_stamps[j])], cam)
+                    rgb, camera = image_to_rgb(msg), cameras[info]
+                    if (camera.width, camera.height) == (rgb.shape[1], rgb.shape[0]):
+                        yield stamp, FRAME, (rgb, depth_by_stamp[gt], camera)
 
         return _record_from_events(str(path), events(), config, max_depth)
-
-
-def dataset_key(parts: Iterable[str]) -> str:
-    """Short stable hash of a list of strings (for naming derived files)."""
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -349,17 +341,7 @@ def resize_batch(rgb: np.ndarray, prior: np.ndarray, depth: np.ndarray,
     return rgb, prior, depth
 
 
-def total_frames(records: list[Record]) -> int:
-    return sum(len(r) for r in records)
-
-
 def frame_index(records: list[Record]) -> np.ndarray:
     """(N, 2) int64 rows (record, frame) of every frame."""
     rows = [np.column_stack([np.full(len(r), i), np.arange(len(r))]) for i, r in enumerate(records)]
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 2), np.int64)
-
-
-def check_finite_positive(name: str, value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidInputError(f"{name} must be a finite value > 0, got {value}")
-    return value

@@ -376,3 +376,18 @@ def imus(draw: st.DrawFn, allow_duck: bool = True):
     msg.orientation_covariance[0] = cov0
     GENERATED["Imu"] += 1
     return msg
+
+
+# -- nav_msgs/Odometry ---------------------------------------------------------------------------
+
+
+@st.composite
+def odometries(draw: st.DrawFn):
+    """An Odometry whose twist may be NaN/inf, with odd stamps."""
+    from nav_msgs.msg import Odometry
+
+    msg = Odometry(header=_stamp(draw))
+    v = msg.twist.twist.linear
+    v.x, v.y, v.z = draw(st.tuples(*[st.floats(-20, 20) | WEIRD_FLOATS] * 3))
+    GENERATED["Odometry"] += 1
+    return msg

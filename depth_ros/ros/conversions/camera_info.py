@@ -16,6 +16,11 @@ from depth_ros.core.errors import CameraModelError
 from depth_ros.ros.conversions.stamps import resolve_header, sensor_msgs
 
 
+# Outside these limits (pixels) a pixel's ray (u - cx) / fx can overflow float32.
+MIN_FOCAL_PX = 1e-3
+MAX_PRINCIPAL_PX = 1e9
+
+
 def _field(msg: Any, name: str) -> Any:
     value = getattr(msg, name, None)
     if value is None:
@@ -39,7 +44,7 @@ def camera_model_from_info(msg: Any) -> CameraModel:
         raise CameraModelError("CameraInfo.k is all zeros: the camera is not calibrated")
     d = [float(v) for v in _field(msg, "d")]
     roi = msg.roi
-    return CameraModel.from_camera_info_fields(
+    camera = CameraModel.from_camera_info_fields(
         width=width,
         height=height,
         k=k,
@@ -49,6 +54,10 @@ def camera_model_from_info(msg: Any) -> CameraModel:
         binning_y=int(msg.binning_y),
         roi=(int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)),
     )
+    if min(camera.fx, camera.fy) < MIN_FOCAL_PX or max(abs(camera.cx), abs(camera.cy)) > MAX_PRINCIPAL_PX:
+        raise CameraModelError(f"CameraInfo intrinsics fx={camera.fx:.3g} fy={camera.fy:.3g} cx={camera.cx:.3g} "
+                               f"cy={camera.cy:.3g} (after binning/ROI) are implausible: pixel rays would overflow")
+    return camera
 
 
 def camera_info_from_model(

@@ -48,7 +48,8 @@ def imu_from_msg(msg: Any) -> ImuSample:
     if float(msg.orientation_covariance[0]) != -1.0:
         o = msg.orientation
         q = np.array([float(o.x), float(o.y), float(o.z), float(o.w)], dtype=np.float64)
-        norm = float(np.linalg.norm(q))
+        with np.errstate(over="ignore"):
+            norm = float(np.linalg.norm(q))
         if np.isfinite(norm) and norm > 1e-6:
             orientation = q / norm
     gyro.setflags(write=False)

@@ -219,5 +219,6 @@ def read_fields(
             values = np.ndarray(
                 shape=(height, width), dtype=src, buffer=raw, offset=offset, strides=(row_step, point_step)
             )
-        result[name] = values.astype(dt if out_dtype is None else out_dtype).reshape(-1)
+        with np.errstate(invalid="ignore"):  # signalling NaNs in the data are kept as NaN, silently
+            result[name] = values.astype(dt if out_dtype is None else out_dtype).reshape(-1)
     return result

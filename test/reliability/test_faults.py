@@ -1,0 +1,328 @@
+"""Faults depth_node survives, each on the real graph: model failures, scale sources that stop and
+come back, CameraInfo changes, images without CameraInfo, time jumping backwards (bag loop with
+use_sim_time), output subscribers that come and go."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+from builtin_interfaces.msg import Time  # noqa: E402
+from rcl_interfaces.msg import Log  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import Imu, PointCloud2  # noqa: E402
+
+from depth_ros.core.camera import CameraModel  # noqa: E402
+from depth_ros.core.errors import ModelLoadError  # noqa: E402
+from depth_ros.core.radar_sim import simulate_radar  # noqa: E402
+from depth_ros.ros.conversions import array_to_image, image_to_depth_m, make_header, points_to_msg, read_fields  # noqa: E402
+from depth_ros.ros.node_process import FrameClient  # noqa: E402
+
+from graph_helpers import Graph, level, values  # noqa: E402
+
+pytestmark = pytest.mark.ros
+S = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+@pytest.fixture
+def graphs(ros, fastdepth_path):
+    made: list[Graph] = []
+
+    def make(namespace: str, params: dict | None = None, node_name: str = "depth_node", **kwargs) -> Graph:
+        g = Graph(node_name, namespace, {"model_path": str(fastdepth_path), "diagnostics_period": 0.1,
+                                         **(params or {})}, **kwargs)
+        made.append(g)
+        assert g.node.active
+        assert g.client.wait_for_subscribers(10, g.executor)
+        return g
+
+    yield make
+    for g in made:
+        g.close()
+
+
+def frame_out(g: Graph, frame, stamp: int, kinds=("depth",), camera="frame", timeout: float = 10.0):
+    camera = frame.camera if camera == "frame" else camera
+    g.client.publish_frame(frame.rgb, camera, stamp, frame_id="cam")
+    return g.client.wait_for(stamp, kinds, timeout, g.executor)
+
+
+# -- the model fails --------------------------------------------------------------------------
+
+
+FAULTS = {
+    "raises": (lambda raw: (_ for _ in ()).throw(RuntimeError("inference backend crashed")),
+               "RuntimeError: inference backend crashed"),
+    "model_error": (lambda raw: (_ for _ in ()).throw(ModelLoadError("interpreter lost")), "interpreter lost"),
+    "nan": (lambda raw: np.where(np.arange(raw.size).reshape(raw.shape) % 7 == 0, np.nan, raw).astype(np.float32),
+            "NaN/inf"),
+    "inf": (lambda raw: np.full_like(raw, np.inf), "NaN/inf"),
+    "negative": (lambda raw: raw - np.float32(100.0), "negative depth"),
+    "wrong_shape": (lambda raw: raw[:10], "shape"),
+}
+
+
+def test_model_faults_skip_the_frame_with_an_error_diagnostic(graphs, rgbd_frames):
+    g = graphs("mf")
+    model = g.node.pipeline.model
+    frame = rgbd_frames[2]
+    assert g.client.handshake(frame.rgb, frame.camera, 15, g.executor)
+    real_predict = model.predict
+    stamp = 10 * S
+    for name, (corrupt, reason) in FAULTS.items():
+        model.predict = lambda rgb, prior=None, corrupt=corrupt: corrupt(real_predict(rgb, prior))
+        stamp += S
+        sent, failures = time.monotonic(), g.node.stats.errors["model"] + g.node.stats.errors["internal"]
+        g.client.publish_frame(frame.rgb, frame.camera, stamp, frame_id="cam")
+        assert g.spin_until(lambda: g.node.stats.errors["model"] + g.node.stats.errors["internal"] > failures, 10)
+        g.spin(0.2)
+        assert g.client.get(stamp) is None, f"{name}: a frame with a failed model was published"
+        status = g.wait_diagnostic(lambda s: level(s) == "ERROR" and reason in s.message, since=sent)
+        assert status is not None, f"{name}: no ERROR diagnostic naming '{reason}'"
+        model.predict = real_predict
+        stamp += S
+        out = frame_out(g, frame, stamp, kinds=("depth", "points"))
+        assert out is not None, f"{name}: the next good frame was not published"
+        depth = image_to_depth_m(out.depth)
+        assert np.isfinite(depth).mean() > 0.9 and np.nanmin(depth) > 0
+    assert g.node.stats.errors["model"] + g.node.stats.errors["internal"] == len(FAULTS)
+    assert g.node._worker is not None and g.node.active
+
+
+# -- scale sources stop and come back ----------------------------------------------------------------
+
+
+def _radar(frame, stamp: int, seed: int = 0) -> PointCloud2:
+    sim = simulate_radar(frame.depth, frame.camera, np.random.default_rng(seed), stamp_ns=stamp)
+    return points_to_msg(sim.scan.points.astype(np.float32), header=make_header(stamp, "radar_link"),
+                         extra={"snr": sim.scan.fields["snr"].astype(np.float32)})
+
+
+def _imu(stamp: int, n: int = 20) -> list[Imu]:
+    out = []
+    for i in range(n):
+        m = Imu(header=make_header(stamp - (n - i) * 5_000_000, "imu_link"))
+        m.linear_acceleration.x, m.linear_acceleration.z = -9.80665 * np.sin(0.2), 9.80665 * np.cos(0.2)
+        m.orientation_covariance[0] = -1.0
+        out.append(m)
+    return out
+
+
+def _scaled_frame(g: Graph, frame, stamp: int, radar=None, imu=None):
+    """Publish side inputs, then the frame; the status published after its output arrived."""
+    for m in imu or []:
+        g.client.imu_pub.publish(m)
+    if radar is not None:
+        g.client.radar_pub.publish(radar)
+    g.spin(0.3)
+    out = frame_out(g, frame, stamp)
+    assert out is not None
+    status = g.wait_diagnostic(lambda s: values(s).get("scale_source") == g.node._last_result_info["scale_source"],
+                               since=time.monotonic())
+    assert status is not None
+    return status
+
+
+def test_radar_stops_and_comes_back(graphs, rgbd_frames):
+    g = graphs("rs", {"radar.translation": [0.0, 0.10, 0.0], "scale.temporal": False, "imu.enabled": False},
+               node_name="radar_depth_node")
+    g.client.radar_pub = g.client.create_publisher(PointCloud2, "radar/points", 10)
+    assert g.spin_until(lambda: g.client.radar_pub.get_subscription_count() > 0, 10)
+    frame = rgbd_frames[7]
+    t = 100 * S
+
+    status = _scaled_frame(g, frame, t, radar=_radar(frame, t))
+    assert g.node._last_result_info["scale_source"] == "radar"
+    assert level(status) == "OK", status.message
+
+    t += 2 * S  # the radar has stopped: nothing in the 0.5 s window
+    status = _scaled_frame(g, frame, t)
+    info = g.node._last_result_info
+    assert info["scale_source"] == "model" and info["radar_scans"] == 0
+    assert level(status) == "WARN" and status.message == "no radar in the last 0.5 s: using model"
+
+    t += 2 * S  # and is back
+    status = _scaled_frame(g, frame, t, radar=_radar(frame, t, seed=1))
+    assert g.node._last_result_info["scale_source"] == "radar"
+    assert level(status) == "OK", status.message
+    assert g.node.stats.errors.total() == 0, dict(g.node.stats.errors)
+
+
+def test_imu_stops_and_comes_back(graphs, rgbd_frames):
+    g = graphs("is", {"imu.enabled": True, "ground.enabled": True, "ground.camera_height": 1.2,
+                      "scale.temporal": False})
+    g.client.imu_pub = g.client.create_publisher(Imu, "imu/data", 50)
+    assert g.spin_until(lambda: g.client.imu_pub.get_subscription_count() > 0, 10)
+    frame = rgbd_frames[3]
+    t = 50 * S
+
+    status = _scaled_frame(g, frame, t, imu=_imu(t))
+    assert g.node._last_result_info["scale_source"] == "ground" and level(status) == "OK", status.message
+
+    t += 3 * S  # the IMU has stopped: its gravity is too old for the ground plane
+    status = _scaled_frame(g, frame, t)
+    info = g.node._last_result_info
+    assert info["scale_source"] == "model" and info["imu_fresh"] is False and info["ground_points"] == 0
+    assert level(status) == "WARN" and status.message == "no IMU in the last 1 s: using model"
+
+    t += 3 * S
+    status = _scaled_frame(g, frame, t, imu=_imu(t))
+    assert g.node._last_result_info["scale_source"] == "ground" and level(status) == "OK", status.message
+
+
+# -- CameraInfo ---------------------------------------------------------------------------------------
+
+
+def _check_cloud(out, camera: CameraModel) -> None:
+    assert (out.depth.width, out.depth.height) == (camera.width, camera.height)
+    assert (out.points.width, out.points.height) == (camera.width, camera.height)
+    np.testing.assert_allclose(np.asarray(out.info.k).reshape(3, 3), camera.K)
+    xyz = read_fields(out.points, ("x", "y", "z"))
+    z = xyz["z"].reshape(camera.height, camera.width)
+    u = np.arange(camera.width)[None, :]
+    np.testing.assert_allclose(z, image_to_depth_m(out.depth), atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(xyz["x"].reshape(z.shape), z * (u - camera.cx) / camera.fx, rtol=1e-5, atol=1e-5,
+                               equal_nan=True)
+
+
+def test_camera_info_changes_mid_stream(graphs, rgbd_frames):
+    g = graphs("ci", {"cloud_rgb": False})
+    frame = rgbd_frames[4]
+    base = frame.camera
+    assert g.client.handshake(frame.rgb, base, 15, g.executor)
+    kinds = ("depth", "info", "points")
+    out = frame_out(g, frame, 10 * S, kinds)
+    _check_cloud(out, base)
+
+    # New intrinsics, same size: rays rebuilt.
+    zoom = CameraModel(base.width, base.height, base.fx * 0.6, base.fy * 0.6, base.cx + 7, base.cy - 3)
+    out = frame_out(g, frame, 11 * S, kinds, camera=zoom)
+    _check_cloud(out, zoom)
+
+    # New resolution: buffers rebuilt, outputs at the new size.
+    small_rgb = cv2.resize(frame.rgb, (base.width // 2, base.height // 2), interpolation=cv2.INTER_AREA)
+    small = base.scaled(base.width // 2, base.height // 2)
+    g.client.publish_frame(small_rgb, small, 12 * S, frame_id="cam")
+    out = g.client.wait_for(12 * S, kinds, 10, g.executor)
+    assert out is not None
+    _check_cloud(out, small)
+
+    # And back to full size with the original intrinsics.
+    out = frame_out(g, frame, 13 * S, kinds)
+    _check_cloud(out, base)
+    assert not g.node.stats.errors, dict(g.node.stats.errors)
+
+
+def test_images_before_any_camera_info(graphs, rgbd_frames):
+    g = graphs("nci")
+    frame = rgbd_frames[5]
+    for i in range(5):
+        out = frame_out(g, frame, (20 + i) * S, camera=None)
+        assert out is not None and out.depth is not None
+    g.spin(0.5)
+    assert all(g.client.get((20 + i) * S).points is None for i in range(5))
+    assert g.node.stats.errors["no_camera_info"] == 5
+    assert len(g.logs(Log.WARN, "no CameraInfo")) == 1  # throttled: one line for five frames
+
+    # The throttle is per kind: another problem in the same window is still logged.
+    bad = array_to_image(frame.rgb, "rgb8", header=make_header(30 * S, "cam"))
+    bad.encoding = "yuv422_yuy2"
+    g.client.image_pub.publish(bad)
+    assert g.spin_until(lambda: g.logs(Log.WARN, "yuv422_yuy2"), 5)
+
+    out = frame_out(g, frame, 40 * S, kinds=("depth", "info", "points"))
+    assert out is not None and out.points.width == frame.camera.width
+
+
+# -- time jumps backwards (bag loop, use_sim_time) -----------------------------------------------------
+
+
+def test_time_jump_backwards_resets_buffers_and_filters(graphs, rgbd_frames):
+    g = graphs("tj", {"radar.translation": [0.0, 0.10, 0.0], "imu.enabled": False, "use_sim_time": True},
+               node_name="radar_depth_node")
+    client = g.client
+    client.radar_pub = client.create_publisher(PointCloud2, "radar/points", 10)
+    clock_pub = client.create_publisher(Clock, "/clock", 10)
+    clock = {"base": 100 * S, "wall": time.monotonic()}
+
+    def tick() -> None:
+        ns = clock["base"] + int((time.monotonic() - clock["wall"]) * 1e9)
+        clock_pub.publish(Clock(clock=Time(sec=ns // S, nanosec=ns % S)))
+
+    client.create_timer(0.02, tick)  # the client runs on wall time; the node on /clock
+    assert g.spin_until(lambda: client.radar_pub.get_subscription_count() > 0, 10)
+    frame = rgbd_frames[7]
+    for k in range(3):  # a few frames with radar: the temporal scale filter has a state
+        t = 100 * S + k * 100_000_000
+        status = _scaled_frame(g, frame, t, radar=_radar(frame, t, seed=k))
+        assert g.node._last_result_info["scale_source"] == "radar"
+    assert len(g.node.pipeline.fusion.radar) == 3
+    _scaled_frame(g, frame, 100 * S + 900_000_000)  # radar out of its 0.5 s window: the filter holds the scale
+    assert g.node._last_result_info["scale_source"] == "filter"
+
+    # The bag loops: /clock and the stamps start again 90 s earlier; no radar yet.
+    clock.update(base=10 * S, wall=time.monotonic())
+    status = _scaled_frame(g, frame, 10 * S)
+    info = g.node._last_result_info
+    assert g.node.stats.errors["time_jump"] == 1
+    assert len(g.node.pipeline.fusion.radar) == 0  # the old loop's scans are gone
+    assert info["scale_source"] == "model", info  # neither stale radar nor the old loop's filter state
+    assert level(status) == "WARN" and "no radar" in status.message
+    assert g.node.get_clock().now().nanoseconds < 20 * S  # the node is on the new sim time...
+    assert g.wait_diagnostic(lambda s: True, timeout=2.0) is not None  # ...and its timer still fires
+
+    t = 10 * S + 200_000_000
+    _scaled_frame(g, frame, t, radar=_radar(frame, t, seed=5))
+    assert g.node._last_result_info["scale_source"] == "radar"
+
+
+# -- output subscribers come and go ------------------------------------------------------------------
+
+
+def test_no_work_without_subscribers_and_none_lost_when_they_return(graphs, rgbd_frames):
+    g = graphs("sub", {"obstacles.enabled": True})
+    frame = rgbd_frames[6]
+    assert g.client.handshake(frame.rgb, frame.camera, 15, g.executor)
+    calls = []
+    model = g.node.pipeline.model
+    real_predict = model.predict
+    model.predict = lambda rgb, prior=None: calls.append(1) or real_predict(rgb, prior)
+    outputs = {"depth/image", "depth/camera_info", "points"}
+
+    for _ in range(2):
+        g.spin(0.3)  # let callbacks in flight finish before their subscriptions go
+        for sub in [s for s in g.client.subscriptions if s.topic_name.split("/", 2)[-1] in outputs]:
+            g.client.destroy_subscription(sub)
+        assert g.spin_until(lambda: g.node._wanted() == (False, False), 10)
+        skipped, frames_in = g.node.stats.skipped_no_subscribers, g.node.stats.input.total
+        calls.clear()
+        for i in range(5):
+            g.client.publish_frame(frame.rgb, frame.camera, (60 + i) * S, frame_id="cam")
+            g.spin(0.2)
+        assert g.node.stats.input.total == frames_in + 5
+        assert g.node.stats.skipped_no_subscribers == skipped + 5 and not calls
+
+        # A new subscriber (another node) appears: work resumes, without errors.
+        late = FrameClient("late", namespace="sub")
+        g.executor.add_node(late)
+        try:
+            assert g.spin_until(lambda: g.node._wanted() == (True, True), 10)
+            late.publish_frame(frame.rgb, frame.camera, 70 * S, frame_id="cam")
+            assert late.wait_for(70 * S, ("depth", "info", "points"), 10, g.executor) is not None
+            assert calls
+            g.spin(0.3)
+        finally:
+            g.executor.remove_node(late)
+            late.destroy_node()
+    assert not g.node.stats.errors, dict(g.node.stats.errors)
