@@ -27,20 +27,11 @@ import numpy as np
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.imu import unit_gravity
 from depth_ros.core.scale import normalize_kind
 
 METRIC = "metric"
 INVERSE = "inverse"
-
-
-def _unit_gravity(gravity_optical: np.ndarray) -> np.ndarray:
-    g = np.asarray(gravity_optical, dtype=np.float64).reshape(-1)
-    if g.shape != (3,) or not np.isfinite(g).all():
-        raise InvalidInputError(f"gravity_optical must be 3 finite numbers, got {np.asarray(gravity_optical).tolist()}")
-    n = float(np.linalg.norm(g))
-    if n < 1e-9:
-        raise InvalidInputError(f"gravity_optical has zero length: {g.tolist()}")
-    return g / n
 
 
 def _check_height(camera_height: float) -> float:
@@ -58,7 +49,7 @@ def ground_depth_prior(
     Uses `camera.rays` (lens distortion included). Pixels whose ground depth exceeds
     `max_depth` (rays grazing the horizon) are NaN too.
     """
-    g = _unit_gravity(gravity_optical).astype(np.float32)
+    g = unit_gravity(gravity_optical).astype(np.float32)
     h = _check_height(camera_height)
     if not max_depth > 0:
         raise InvalidInputError(f"max_depth must be > 0, got {max_depth}")
@@ -93,7 +84,7 @@ class GroundPrior:
         self._prior: np.ndarray | None = None
 
     def get(self, camera: CameraModel, gravity_optical: np.ndarray, camera_height: float) -> np.ndarray:
-        g = _unit_gravity(gravity_optical)
+        g = unit_gravity(gravity_optical)
         h = _check_height(camera_height)
         key = self._key
         if (

@@ -188,6 +188,17 @@ class AttitudeFilter:
         return None if down is None else roll_pitch_from_down(down)
 
 
+def unit_gravity(gravity_optical: np.ndarray | list[float] | tuple[float, ...]) -> np.ndarray:
+    """`gravity_optical` normalised to a unit float64 vector; InvalidInputError when unusable."""
+    g = np.asarray(gravity_optical, dtype=np.float64).reshape(-1)
+    if g.shape != (3,) or not np.isfinite(g).all():
+        raise InvalidInputError(f"gravity_optical must be 3 finite numbers, got {np.asarray(gravity_optical).tolist()}")
+    n = float(np.linalg.norm(g))
+    if n < 1e-9:
+        raise InvalidInputError(f"gravity_optical has zero length: {g.tolist()}")
+    return g / n
+
+
 def gravity_in_camera(gravity_imu: np.ndarray, R_cam_imu: np.ndarray) -> np.ndarray:
     """Unit gravity direction in the camera optical frame (``R_cam_imu @ gravity_imu``)."""
     g = _vec3(gravity_imu, "gravity_imu")

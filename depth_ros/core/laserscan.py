@@ -45,7 +45,8 @@ import numpy as np
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
-from depth_ros.core.obstacles import GRAVITY, gravity_frame_transform, unit_gravity
+from depth_ros.core.imu import unit_gravity
+from depth_ros.core.obstacles import GRAVITY, gravity_frame_transform
 
 CAMERA = "camera"
 

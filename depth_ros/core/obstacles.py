@@ -42,6 +42,7 @@ import numpy as np
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.imu import unit_gravity
 
 OPTICAL = "optical"
 GRAVITY = "gravity"
@@ -310,17 +311,6 @@ class _VoxelTable:
 
 
 # -- gravity helpers ----------------------------------------------------------------------------
-
-
-def unit_gravity(gravity_optical: Sequence[float] | np.ndarray) -> np.ndarray:
-    """`gravity_optical` normalised to a unit float64 vector; InvalidInputError when unusable."""
-    g = np.asarray(gravity_optical, dtype=np.float64).reshape(-1)
-    if g.shape != (3,) or not np.isfinite(g).all():
-        raise InvalidInputError(f"gravity_optical must be 3 finite numbers, got {np.asarray(gravity_optical).tolist()}")
-    n = float(np.linalg.norm(g))
-    if n < 1e-9:
-        raise InvalidInputError(f"gravity_optical has zero length: {g.tolist()}")
-    return g / n
 
 
 def gravity_from_roll_pitch(roll: float, pitch: float) -> np.ndarray:

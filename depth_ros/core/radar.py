@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -557,24 +557,10 @@ def clutter_check(
     )
 
 
-def reject_clutter(
-    proj: RadarProjection,
-    network_map: np.ndarray,
-    kind: str,
-    *,
-    window: int = 5,
-    k: float = 3.0,
-    floor: float = 0.1,
-    ordering_margin: float = 0.1,
-    max_discordance: float = 0.25,
-    min_points: int = 5,
-    keep_unverified: bool = False,
-) -> np.ndarray:
-    """Keep mask (M,) of the points consistent with the network map; see `clutter_check` for the rule."""
-    return clutter_check(
-        proj, network_map, kind, window=window, k=k, floor=floor, ordering_margin=ordering_margin,
-        max_discordance=max_discordance, min_points=min_points, keep_unverified=keep_unverified,
-    ).keep
+def reject_clutter(proj: RadarProjection, network_map: np.ndarray, kind: str, **options: Any) -> np.ndarray:
+    """Keep mask (M,) of the points consistent with the network map; see `clutter_check` for the
+    rule and the keyword options."""
+    return clutter_check(proj, network_map, kind, **options).keep
 
 
 # ----------------------------------------------------------------------------------------------

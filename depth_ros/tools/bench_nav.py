@@ -13,13 +13,11 @@ Last line: ``RESULT nav_vs_open3d=<ours/open3d> scan_ms=<x> ours_ms=<y> open3d_m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from depth_ros.core.camera import CameraModel
@@ -40,29 +38,15 @@ def load_frame(shared: Path, frame_id: str | None = None) -> tuple[str, np.ndarr
 
     Without `frame_id`, the 640x480 frame with the most valid pixels (first one on ties).
     """
+    from depth_ros.tools.rgbd_dataset import load_manifest
+
     manifest = Path(shared) / "data" / "rgbd" / "manifest.json"
-    try:
-        spec = json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"cannot read RGB-D manifest {manifest}: {exc}") from exc
-    entries = [e for e in spec.get("frames", []) if (e["width"], e["height"]) == (640, 480)]
-    if frame_id is not None:
-        entries = [e for e in entries if e["id"] == frame_id]
-    if not entries:
+    frames = [f for f in load_manifest(manifest) if f.camera.size == (640, 480)
+              and (frame_id is None or f.id == frame_id)]
+    if not frames:
         raise InvalidInputError(f"no 640x480 frame{' ' + repr(frame_id) if frame_id else ''} in {manifest}")
-    best = None
-    for e in entries:
-        raw = cv2.imread(str(manifest.parent / e["depth"]), cv2.IMREAD_UNCHANGED)
-        if raw is None:
-            raise InvalidInputError(f"cannot read depth PNG {manifest.parent / e['depth']}")
-        valid = int(np.count_nonzero(raw))
-        if best is None or valid > best[0]:
-            best = (valid, e, raw)
-    _, e, raw = best  # type: ignore[misc]
-    depth = raw.astype(np.float32) / float(e["depth_units_per_metre"])
-    depth[raw == 0] = np.nan
-    camera = CameraModel(int(e["width"]), int(e["height"]), e["fx"], e["fy"], e["cx"], e["cy"])
-    return e["id"], depth, camera
+    best = max(frames, key=lambda f: int(np.isfinite(f.depth).sum()))
+    return best.id, best.depth, best.camera
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
