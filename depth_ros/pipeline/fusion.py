@@ -25,7 +25,14 @@ from depth_ros.core.camera import CameraModel
 from depth_ros.core.confidence import confidence_map
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.ground import GroundPrior, ground_correspondences
-from depth_ros.core.imu import AttitudeFilter, GyroIntegrator, ImuReading, gravity_in_camera, rotation_in_camera
+from depth_ros.core.imu import (
+    AttitudeFilter,
+    GyroIntegrator,
+    ImuReading,
+    camera_roll_pitch,
+    gravity_in_camera,
+    rotation_in_camera,
+)
 from depth_ros.core.radar import (
     RadarAccumulator,
     RadarProjection,
@@ -212,6 +219,10 @@ class FusionStage:
         c = self.config
         kind = normalize_kind(kind)
         info: dict[str, Any] = {"radar_points": 0, "radar_used": 0, "ground_points": 0}
+        gravity = self.gravity_optical()
+        if gravity is not None:
+            roll, pitch = camera_roll_pitch(gravity)
+            info["camera_roll_deg"], info["camera_pitch_deg"] = round(math.degrees(roll), 2), round(math.degrees(pitch), 2)
         fit: ScaleFit | None = None
         source = "none"
         uv = target = pred_pts = None

@@ -69,6 +69,7 @@ class DepthNode(LifecycleNode):
         self.feeder: MessageFeeder | None = None
         self.nav: NavOutputs | None = None
         self._image_frame = ""
+        self._extrinsic_source = ""
         self._last_result_info: dict = {}
         self._last_logged: dict[str, float] = {}
         self.active = False
@@ -197,6 +198,14 @@ class DepthNode(LifecycleNode):
         if f.radar_enabled:
             via = "tf2" if self._use_tf() else "parameters radar.translation/radar.rotation_*"
             self.get_logger().info(f"radar extrinsic from {via}")
+            self._extrinsic_source = via.split()[0]
+            v = self._param_values
+            if via != "tf2" and not any(v["radar.translation"]) and not any(v["radar.rotation_rpy"]) \
+                    and list(v["radar.rotation_quaternion"]) == [0.0, 0.0, 0.0, 1.0]:
+                self._extrinsic_source = "parameters (defaults: radar assumed at the camera)"
+                self.get_logger().warning(
+                    "radar extrinsic not set: radar.translation / radar.rotation_* are defaults, so the radar is "
+                    "assumed to sit at the camera facing forward; set them for your robot (README: Radar and IMU)")
         self.get_logger().info(f"scale sources: {', '.join(sources) or 'none (model scale)'}")
 
     def _use_tf(self) -> bool:
@@ -335,6 +344,8 @@ class DepthNode(LifecycleNode):
         if self.pipeline is None or not self.fusion_config.any_source:
             return {}
         extra = dict(self._last_result_info)
+        if self.fusion_config.radar_enabled:
+            extra["radar_extrinsic"] = self._extrinsic_source
         extra.update({f"counter_{k}": v for k, v in self.pipeline.fusion.counters.items()})
         return extra
 
