@@ -20,7 +20,15 @@ from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu, LaserScan, PointCloud2
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import (
+    CameraInfo,
+    CompressedImage,
+    Image,
+    Imu,
+    LaserScan,
+    PointCloud2,
+)
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.cloud import warmup as cloud_warmup
@@ -30,18 +38,30 @@ from depth_ros.pipeline.nav import NavOutputs
 from depth_ros.pipeline.pipeline import DepthPipeline, DepthResult
 from depth_ros.pipeline.stats import NodeStats
 from depth_ros.pipeline.worker import FrameWorker
-from depth_ros.ros.conversions import camera_info_from_model, cloud_to_msg, depth_to_image, make_header, points_to_msg
+from depth_ros.ros.conversions import (
+    camera_info_from_model,
+    cloud_to_msg,
+    depth_to_image,
+    make_header,
+    points_to_msg,
+)
 from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.diagnostics import build_diagnostics, scale_source_warning
 from depth_ros.ros.message_feeder import MessageFeeder
-from depth_ros.ros.pipeline_factory import build_pipeline
 from depth_ros.ros.params import (
     DepthNodeConfig,
     declare_params,
     nav_config_from_values,
     params_for,
 )
-from depth_ros.ros.qos import DIAGNOSTICS_QOS, OUTPUT_QOS, SENSOR_QOS
+from depth_ros.ros.pipeline_factory import build_pipeline
+from depth_ros.ros.qos import (
+    DIAGNOSTICS_QOS,
+    NO_PUBLISHER_EVENTS,
+    NO_SUBSCRIPTION_EVENTS,
+    OUTPUT_QOS,
+    SENSOR_QOS,
+)
 from depth_ros.ros.startup import init_ros, params_files
 
 LOG_THROTTLE_S = 5.0
@@ -104,35 +124,43 @@ class DepthNode(LifecycleNode):
             )
         self._log_scale_sources()
         self._pubs = {
-            "depth": self.create_publisher(Image, "depth/image", OUTPUT_QOS),
-            "info": self.create_publisher(CameraInfo, "depth/camera_info", OUTPUT_QOS),
-            "points": self.create_publisher(PointCloud2, "points", OUTPUT_QOS),
+            "depth": self._publisher(Image, "depth/image"),
+            "info": self._publisher(CameraInfo, "depth/camera_info"),
+            "points": self._publisher(PointCloud2, "points"),
         }
         if c.publish_confidence and self.fusion_config.any_source or self._model.spec.input_channels == 4:
-            self._pubs["confidence"] = self.create_publisher(Image, "depth/confidence", OUTPUT_QOS)
+            self._pubs["confidence"] = self._publisher(Image, "depth/confidence")
         if self.nav is not None and self.nav.config.obstacles_enabled:
-            self._pubs["obstacles"] = self.create_publisher(PointCloud2, "points/obstacles", OUTPUT_QOS)
+            self._pubs["obstacles"] = self._publisher(PointCloud2, "points/obstacles")
         if self.nav is not None and self.nav.config.scan_enabled:
-            self._pubs["scan"] = self.create_publisher(LaserScan, "scan", OUTPUT_QOS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
+            self._pubs["scan"] = self._publisher(LaserScan, "scan")
+        self._diag_pub = self._publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
         self._diag_timer = self.create_timer(c.diagnostics_period, self._publish_diagnostics)
         return TransitionCallbackReturn.SUCCESS
+
+    def _publisher(self, msg_type, topic: str, qos: QoSProfile = OUTPUT_QOS):
+        return self.create_publisher(msg_type, topic, qos, event_callbacks=NO_PUBLISHER_EVENTS)
+
+    def _subscribe(self, msg_type, topic: str, callback) -> None:
+        self._subs.append(
+            self.create_subscription(msg_type, topic, callback, SENSOR_QOS, event_callbacks=NO_SUBSCRIPTION_EVENTS)
+        )
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         c = self.config
         self._worker = FrameWorker(self._process, self._on_worker_error, c.queue_policy, c.queue_size)
         if c.image_transport == "compressed":
-            self._subs.append(self.create_subscription(CompressedImage, "image/compressed", self._on_image, SENSOR_QOS))
+            self._subscribe(CompressedImage, "image/compressed", self._on_image)
         else:
-            self._subs.append(self.create_subscription(Image, "image", self._on_image, SENSOR_QOS))
-        self._subs.append(self.create_subscription(CameraInfo, "camera_info", self.feeder.add_camera_info, SENSOR_QOS))
+            self._subscribe(Image, "image", self._on_image)
+        self._subscribe(CameraInfo, "camera_info", self.feeder.add_camera_info)
         f = self.fusion_config
         if f.radar_enabled:
-            self._subs.append(self.create_subscription(PointCloud2, "radar/points", self._on_radar, SENSOR_QOS))
+            self._subscribe(PointCloud2, "radar/points", self._on_radar)
         if f.imu_enabled:
-            self._subs.append(self.create_subscription(Imu, "imu/data", self.feeder.add_imu, SENSOR_QOS))
+            self._subscribe(Imu, "imu/data", self.feeder.add_imu)
         if self._param_values["odom.enabled"]:
-            self._subs.append(self.create_subscription(Odometry, "odom", self.feeder.add_odometry, SENSOR_QOS))
+            self._subscribe(Odometry, "odom", self.feeder.add_odometry)
         self.active = True
         return TransitionCallbackReturn.SUCCESS
 
