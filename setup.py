@@ -18,6 +18,8 @@ TOOLS = {
     "depth-ros-simulate": "depth_ros.tools.simulate:main",
     "depth-ros-eval": "depth_ros.tools.evaluate:main",
     "depth-ros-export": "depth_ros.tools.export:main",
+    "depth-ros-train": "depth_ros.tools.train:main",
+    "depth-ros-eval-compact": "depth_ros.tools.eval_compact:main",
 }
 
 setup(

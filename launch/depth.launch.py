@@ -1,8 +1,8 @@
 """Start depth_node: camera image (+ CameraInfo) in, metric depth, camera info and cloud out.
 
-Example:
+Example (the embedded compact_depth model; pass model:=... model_path:=... for another):
   ros2 launch depth_ros depth.launch.py image:=/camera/color/image_raw \
-      camera_info:=/camera/color/camera_info model_path:=/path/to/fast_depth_224.tflite
+      camera_info:=/camera/color/camera_info
 """
 
 from depth_ros.ros.launch_description import depth_launch_description

@@ -36,7 +36,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 SPEC = ModelSpec(
     NAME, "onnx", OutputKind.METRIC, DEFAULT_MAX_DEPTH, INPUT_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD,
     input_channels=4, default_path=str(WEIGHTS_DIR), env_subpath=NAME,
-    description="compact FastDepth-like CNN (MobileNet encoder, depthwise-separable decoder, ~1 M parameters) "
+    description="compact FastDepth-like CNN (MobileNet encoder, depthwise-separable decoder, 1.4 M parameters) "
                 "trained on the synthetic hall/yard worlds; metric up to 40 m; optional radar prior (metres) as a "
                 "4th channel, zeros = no radar; ONNX Runtime (torch for training checkpoints)",
 )

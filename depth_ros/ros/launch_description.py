@@ -24,7 +24,7 @@ def depth_launch_description(executable: str, topics: dict[str, str]) -> LaunchD
         DeclareLaunchArgument("params_file", default_value=default_params,
                               description=f"YAML file with the {executable} parameters"),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics"),
-        DeclareLaunchArgument("model", default_value="fastdepth_tflite",
+        DeclareLaunchArgument("model", default_value="compact_depth",
                               description="Registered model name (overrides the params file)"),
         DeclareLaunchArgument("model_path", default_value="",
                               description="Local weights file or directory (overrides the params file when set)"),

@@ -25,7 +25,7 @@ class ParamDef:
 
 
 DEPTH_NODE_PARAMS: tuple[ParamDef, ...] = (
-    ParamDef("model", "fastdepth_tflite", "Registered model name (`depth-ros-models` lists them)."),
+    ParamDef("model", "compact_depth", "Registered model name (`depth-ros-models` lists them)."),
     ParamDef("model_path", "", "Local weights file or directory of the model; empty = the model's default."),
     ParamDef("device", "cpu", "Inference device.", choices=("cpu", "cuda")),
     ParamDef("fp16", False, "Half precision (CUDA only)."),

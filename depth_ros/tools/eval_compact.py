@@ -44,9 +44,11 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
+    from depth_ros.tools.train import HelpFormatter
+
     p = _ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                         epilog="Exact protocol: see the module docstring of depth_ros.tools.eval_compact.",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=HelpFormatter)
     p.add_argument("--model", default="compact_depth", help="registered model name")
     p.add_argument("--model-path", default=None,
                    help="weights of the model (default: the model's own, for compact_depth the shipped ONNX)")

@@ -12,11 +12,12 @@ d = log(pred) - log(gt) over the pixels with ground truth in (0.1, max_depth], p
 batch) plus ``--l1-weight`` times mean(|d|), which ties the absolute scale. AdamW, linear warm-up
 then cosine decay per step.
 
-Every epoch: validation on held-out runs (``--val``, seeds not used in training): AbsRel and
-delta1 of the raw network output with the full radar prior and with none; a full checkpoint
+Every epoch: validation on held-out runs (``--val``, seeds not used in training): AbsRel, delta1,
+SILog and median-scaled AbsRel of the raw network output with the full radar prior and with none
+(`validate`); a full checkpoint
 ``--out/epoch_NNN.pt`` and ``--out/last.pt`` (model, optimizer, scheduler, epoch, step, RNG states,
-options, history), ``--out/history.json``, and the weights of the best epoch (lowest mean of the
-two AbsRels) in ``--out/best/`` (for compact_depth: config.json + model.safetensors, loadable with
+options, history), ``--out/history.json``, and the weights of the best epoch (lowest mean of the raw and
+scaled AbsRels) in ``--out/best/`` (for compact_depth: config.json + model.safetensors, loadable with
 ``load_model("compact_depth", path=...)`` on torch). After the last epoch ``--out/final/`` gets the
 last weights, and for compact_depth both folders get the ONNX graph with its sidecar (the runtime
 of the shipped model) unless ``--no-onnx``. ``--resume`` continues a run exactly where its last
@@ -61,16 +62,26 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows real defaults only (not None/False/[], nor where the help text explains the default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default == [] or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options (``--help`` explains each)."""
-    p = _ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0] + ".",
-                        epilog="Details (data, loss, checkpoints, resume): the module docstring of "
+    p = _ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", ""),
+                        epilog="Details (data, augmentation, loss, checkpoints, resume): the module docstring of "
                                "depth_ros.tools.train.",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=HelpFormatter)
     g = p.add_argument_group("data")
     g.add_argument("--generate", metavar="RUNS", default=None,
-                   help="runs to generate, SCENE:SEED or SCENE:FIRST-LAST joined by commas, e.g. hall:0-9,yard:0-9 "
-                        "(scenes: hall, yard)")
+                   help="runs to generate, SCENE:SEED or SCENE:FIRST-LAST joined by commas, each optionally "
+                        "with @SECONDS (default --seconds), e.g. hall:0-9,yard:0-9,hall:10-29@8 (scenes: hall, yard)")
     g.add_argument("--bags", nargs="+", type=Path, default=[], metavar="BAG",
                    help="bags written by depth-ros-simulate (image, depth ground truth, camera_info, radar, IMU, "
                         "/tf_static); image and depth are paired by header stamp")
@@ -452,8 +463,14 @@ def load_data(args: argparse.Namespace, progress: bool) -> tuple[list, list]:
 
 
 def validate(adapter: Any, records: list, radius: int, max_depth: float, batch: int = 8) -> dict[str, float]:
-    """AbsRel / delta1 of the raw network output, frame mean, with the full radar prior and without."""
-    from depth_ros.core.metrics import aggregate, depth_metrics
+    """Frame-mean metrics of the raw network output, with the full radar prior and without.
+
+    Per prior mode: ``absrel``, ``delta1``, ``silog`` and ``absrel_scaled`` (AbsRel after scaling each
+    frame by its median ratio to the ground truth: the structure error that radar or ground scale
+    alignment cannot remove). ``score`` (lower is better, picks ``best/``) is the mean of the raw and
+    the scaled AbsRels.
+    """
+    from depth_ros.core.metrics import aggregate, depth_metrics, median_scale
     from depth_ros.tools.train_data import Augment, frame_index, make_batch
 
     if not records:
@@ -469,9 +486,14 @@ def validate(adapter: Any, records: list, radius: int, max_depth: float, batch: 
         for start in range(0, len(index), batch):
             rgb, prior, depth = make_batch(records, index[start:start + batch], rng, Augment.none(), radius, use_prior)
             pred = adapter.predict(rgb, prior)
-            metrics += [depth_metrics(p, g, min_depth=MIN_DEPTH, max_depth=max_depth) for p, g in zip(pred, depth)]
-        m = aggregate(metrics)
-        out[f"absrel_{label}"], out[f"delta1_{label}"] = m.absrel, m.delta1
+            for p, g in zip(pred, depth):
+                raw = depth_metrics(p, g, min_depth=MIN_DEPTH, max_depth=max_depth)
+                scale = median_scale(p, g, min_depth=MIN_DEPTH, max_depth=max_depth)
+                scaled = depth_metrics(p * np.float32(scale), g, min_depth=MIN_DEPTH, max_depth=max_depth)
+                metrics.append((raw, scaled))
+        raw = aggregate([m[0] for m in metrics])
+        out[f"absrel_{label}"], out[f"delta1_{label}"], out[f"silog_{label}"] = raw.absrel, raw.delta1, raw.silog
+        out[f"absrel_scaled_{label}"] = aggregate([m[1] for m in metrics]).absrel
     adapter.module.train()
     out["score"] = float(np.mean([v for k, v in out.items() if k.startswith("absrel_")]))
     return out

@@ -16,6 +16,7 @@ radar, IMU and /tf_static, paired by header stamps).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ SCENES = ("hall", "yard")
 MIN_DEPTH = 0.1
 # Event priorities at equal stamps, as depth-ros-simulate writes them: IMU, then the frame, then radar.
 IMU, FRAME, RADAR = 1, 2, 3
-_RUN = re.compile(r"(?P<scene>[a-z]+):(?P<first>\d+)(?:-(?P<last>\d+))?\Z")
+_RUN = re.compile(r"(?P<scene>[a-z]+):(?P<first>\d+)(?:-(?P<last>\d+))?(?:@(?P<seconds>[0-9.]+))?\Z")
 
 
 @dataclass(frozen=True)
@@ -104,19 +105,25 @@ class Record:
 
 
 def parse_runs(text: str, seconds: float, width: int = 320, height: int = 240) -> list[RunSpec]:
-    """``"hall:0-9,yard:3"`` -> runs (scene, seed) of ``seconds`` each; `InvalidInputError` when malformed."""
+    """``"hall:0-9,yard:3,hall:20-29@8"`` -> runs (scene, seed), each ``seconds`` long unless ``@SECONDS`` says.
+
+    `InvalidInputError` when malformed, for unknown scenes and for runs named twice.
+    """
     runs: list[RunSpec] = []
     for item in (s.strip() for s in text.split(",")):
         m = _RUN.match(item)
         if m is None:
             raise InvalidInputError(f"bad run {item!r} in {text!r}: expected SCENE:SEED or SCENE:FIRST-LAST, "
-                                    f"e.g. hall:0-9,yard:0-9")
+                                    f"optionally with @SECONDS, e.g. hall:0-9,yard:0-9@8")
         if m["scene"] not in SCENES:
             raise InvalidInputError(f"unknown scene {m['scene']!r} in {text!r}; scenes: {', '.join(SCENES)}")
         first, last = int(m["first"]), int(m["last"] if m["last"] is not None else m["first"])
         if last < first:
             raise InvalidInputError(f"bad seed range {item!r}: {last} < {first}")
-        runs += [RunSpec(m["scene"], s, float(seconds), width, height) for s in range(first, last + 1)]
+        length = float(m["seconds"]) if m["seconds"] is not None else float(seconds)
+        if not (math.isfinite(length) and 0 < length <= 3600):
+            raise InvalidInputError(f"bad run length in {item!r}: must be in (0, 3600] seconds")
+        runs += [RunSpec(m["scene"], s, length, width, height) for s in range(first, last + 1)]
     if len({(r.scene, r.seed) for r in runs}) != len(runs):
         raise InvalidInputError(f"{text!r} names a run twice")
     return runs

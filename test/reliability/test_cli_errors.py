@@ -83,16 +83,16 @@ def check_one_line_error(run: subprocess.CompletedProcess, names: str, tool: str
 # (tool, args with {d} = the bad-files folder and {model} = a valid model, the text the error must name)
 CASES = {
     # the nodes: model file, params file
-    "node-missing-model": ("depth_node", "--ros-args -p model_path:={d}/nowhere/model.tflite",
+    "node-missing-model": ("depth_node", "--ros-args -p model:=fastdepth_tflite -p model_path:={d}/nowhere/model.tflite",
                            "{d}/nowhere/model.tflite"),
-    "node-truncated-model": ("depth_node", "--ros-args -p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
+    "node-truncated-model": ("depth_node", "--ros-args -p model:=fastdepth_tflite -p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
     "node-garbage-yaml": ("depth_node", "--ros-args --params-file {d}/garbage.yaml", "{d}/garbage.yaml"),
     "node-missing-yaml": ("depth_node", "--ros-args --params-file {d}/nowhere.yaml", "{d}/nowhere.yaml"),
     "node-wrong-type-yaml": ("depth_node", "--ros-args --params-file {d}/wrong_type.yaml", "{d}/wrong_type.yaml"),
     "radar-missing-model": ("radar_depth_node", "--ros-args -p model:=fastdepth_tflite "
-                            "-p model_path:={d}/nowhere/model.tflite", "{d}/nowhere/model.tflite"),
+                            "-p model:=fastdepth_tflite -p model_path:={d}/nowhere/model.tflite", "{d}/nowhere/model.tflite"),
     "radar-truncated-model": ("radar_depth_node", "--ros-args -p model:=fastdepth_tflite "
-                              "-p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
+                              "-p model:=fastdepth_tflite -p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
     "radar-garbage-yaml": ("radar_depth_node", "--ros-args --params-file {d}/garbage.yaml", "{d}/garbage.yaml"),
     # bags
     "play-missing-bag": ("depth-ros-play", "--no-progress {d}/nowhere.mcap", "{d}/nowhere.mcap"),

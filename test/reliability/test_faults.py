@@ -40,7 +40,7 @@ def graphs(ros, fastdepth_path):
     made: list[Graph] = []
 
     def make(namespace: str, params: dict | None = None, node_name: str = "depth_node", **kwargs) -> Graph:
-        g = Graph(node_name, namespace, {"model_path": str(fastdepth_path), "diagnostics_period": 0.1,
+        g = Graph(node_name, namespace, {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "diagnostics_period": 0.1,
                                          **(params or {})}, **kwargs)
         made.append(g)
         assert g.node.active

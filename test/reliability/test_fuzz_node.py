@@ -55,7 +55,7 @@ class Rig:
     """radar_depth_node + a client subscribed to every output, spinning on a background thread."""
 
     def __init__(self, fastdepth_path) -> None:
-        params = {"model_path": str(fastdepth_path), "odom.enabled": True, "ground.enabled": True,
+        params = {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "odom.enabled": True, "ground.enabled": True,
                   "ground.camera_height": 1.2, "obstacles.enabled": True, "scan.enabled": True,
                   "diagnostics_period": 0.1, "radar.use_tf": False}
         self.node = DepthNode("radar_depth_node", namespace="fuzz",

@@ -44,7 +44,7 @@ def _answers(g: Graph, frame, stamp: int, timeout: float = 10.0) -> bool:
 
 
 def test_configure_activate_deactivate_cleanup_through_the_services(graphs, fastdepth_path, rgbd_frames):
-    g = graphs("lc", {"model_path": str(fastdepth_path), "autostart": False})
+    g = graphs("lc", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "autostart": False})
     frame = rgbd_frames[0]
     assert g.state() == "unconfigured"
     assert g.node.pipeline is None and g.publishers("depth/image") == 0
@@ -100,7 +100,7 @@ def test_bad_weights_fail_configure_with_the_path_and_parameter_logged(graphs, f
         path.write_bytes(b"\x00garbage" * 1000)
     elif damage == "empty":
         path.write_bytes(b"")
-    g = graphs(f"bad_{damage}", {"model_path": str(path), "autostart": False})
+    g = graphs(f"bad_{damage}", {"model": "fastdepth_tflite", "model_path": str(path), "autostart": False})
     assert g.state() == "unconfigured"
     assert not g.transition("configure")
     assert g.state() == "unconfigured"
@@ -117,7 +117,7 @@ def test_bad_weights_fail_configure_with_the_path_and_parameter_logged(graphs, f
 
 
 def test_autostart_walks_to_active(graphs, fastdepth_path, rgbd_frames):
-    g = graphs("auto", {"model_path": str(fastdepth_path)}, node_name="radar_depth_node")
+    g = graphs("auto", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path)}, node_name="radar_depth_node")
     assert g.state() == "active" and g.node.active
     assert g.spin_until(lambda: g.subscribers("image") == 1 and g.subscribers("radar/points") == 1, 10)
     frame = rgbd_frames[1]
@@ -130,7 +130,7 @@ def test_transitions_while_frames_flow(graphs, fastdepth_path, rgbd_frames):
     import threading
     import time
 
-    g = graphs("flow", {"model_path": str(fastdepth_path), "diagnostics_period": 0.1, "queue_policy": "fifo",
+    g = graphs("flow", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "diagnostics_period": 0.1, "queue_policy": "fifo",
                         "queue_size": 4})
     frame = rgbd_frames[2]
     assert g.client.handshake(frame.rgb, frame.camera, 15, g.executor)

@@ -40,7 +40,7 @@ class Graph:
     """A depth node and a client node spinning in one executor."""
 
     def __init__(self, params: dict, fastdepth_path, want_points: bool = True, namespace: str = "t"):
-        overrides = [Parameter("model_path", value=str(fastdepth_path))]
+        overrides = [Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path))]
         overrides += [Parameter(k, value=v) for k, v in params.items()]
         self.node = DepthNode(namespace=namespace, parameter_overrides=overrides)
         assert self.node.active
@@ -188,7 +188,7 @@ def test_image_without_camera_info_gives_depth_but_no_points(graph_factory, rgbd
 
 
 def test_nothing_is_computed_without_subscribers(ros, fastdepth_path, rgbd_frames):
-    node = DepthNode(namespace="idle", parameter_overrides=[Parameter("model_path", value=str(fastdepth_path))])
+    node = DepthNode(namespace="idle", parameter_overrides=[Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path))])
     pub_node = rclpy.create_node("idle_pub", namespace="idle")
     pub = pub_node.create_publisher(Image, "image", 10)
     ex = MultiThreadedExecutor()
@@ -235,11 +235,12 @@ def test_newest_frame_policy_drops_and_counts(graph_factory, rgbd_frames):
 
 
 @pytest.mark.slow
-def test_depth_node_as_a_process_with_the_params_file(ros, fastdepth_path, rgbd_frames, tmp_path):
+def test_depth_node_as_a_process_with_the_params_file(ros, rgbd_frames, tmp_path):
+    """The shipped params file and nothing else: the embedded compact_depth model, no weights to pass."""
     from depth_ros.ros.node_process import NodeProcess, node_command
 
     repo = __import__("pathlib").Path(__file__).resolve().parents[2]
-    cmd = node_command("depth_node", params={"model_path": str(fastdepth_path)},
+    cmd = node_command("depth_node", params={},
                        params_file=str(repo / "config" / "depth_node.yaml"),
                        remaps={"image": "/cam/image_raw", "camera_info": "/cam/camera_info", "__ns": "/proc"})
     client = FrameClient("proc_client", namespace="proc")
@@ -254,7 +255,12 @@ def test_depth_node_as_a_process_with_the_params_file(ros, fastdepth_path, rgbd_
             client.publish_frame(frame.rgb, frame.camera, 77, frame_id="cam")
             out = client.wait_for(77, ("depth", "info", "points"), 20)
             assert out is not None, log.read_text()
-            assert proc.alive()
+            assert proc.alive() and "model 'compact_depth' loaded" in log.read_text()
+            from depth_ros.ros.conversions import image_to_depth_m
+
+            metres = image_to_depth_m(out.depth)
+            depth = metres[np.isfinite(metres)]
+            assert depth.size > 0.5 * metres.size and 0.1 < float(np.median(depth)) < 40.0  # metres
         assert proc.proc.returncode == 0, log.read_text()
     finally:
         client.destroy_node()

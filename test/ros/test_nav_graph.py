@@ -45,7 +45,7 @@ def graph(ros, fastdepth_path):
     made = []
 
     def make(depth_fn, **params):
-        overrides = [Parameter("model_path", value=str(fastdepth_path)), Parameter("obstacles.enabled", value=True),
+        overrides = [Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path)), Parameter("obstacles.enabled", value=True),
                      Parameter("scan.enabled", value=True), Parameter("ground.camera_height", value=HEIGHT),
                      Parameter("min_depth", value=0.1), Parameter("max_depth", value=20.0)]
         overrides += [Parameter(k, value=v) for k, v in params.items()]

@@ -37,7 +37,7 @@ def ros():
 @pytest.fixture
 def graph(ros, fastdepth_path):
     node = DepthNode("radar_depth_node", namespace="r", parameter_overrides=[
-        Parameter("model_path", value=str(fastdepth_path)), Parameter("radar.translation", value=RADAR_T),
+        Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path)), Parameter("radar.translation", value=RADAR_T),
         Parameter("scale.temporal", value=False), Parameter("diagnostics_period", value=0.2),
     ])
     assert node.active
