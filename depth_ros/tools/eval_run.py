@@ -166,7 +166,9 @@ def run_live(args: argparse.Namespace, bag_path: Path, topics: Topics, node: str
     if args.output_bag:
         from depth_ros.ros.bag_player import BagRecorder
 
-        outputs = ["depth/image", "depth/camera_info", "depth/confidence", "points", "points/obstacles", "scan"]
+        outputs = ["depth/image", "depth/camera_info", "depth/confidence", "points"]
+        outputs += [topic for topic, key in (("points/obstacles", "obstacles.enabled"), ("scan", "scan.enabled"))
+                    if values.get(key)]
         recorder = BagRecorder(client, args.output_bag, outputs, use_header_stamp=True)
     received: dict[int, np.ndarray] = {}
     log = report_dir / f"{node}.live.log"

@@ -18,13 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from depth_ros.models.compact_spec import ONNX_FILE, WEIGHTS_DIR
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROGRESS = re.compile(r"\d+%\|")
 # What each tool prints on stdout when it has done its job.
 SUCCESS = {"depth-ros-play": ("loops:",), "depth-ros-record": ("bag: ",), "depth-ros-simulate": ("wrote ",),
            "depth-ros-demo": ("demo finished", "preview:"), "depth-ros-bench": ("RESULT",),
-           "depth-ros-eval": ("report:", "metrics:"), "depth-ros-export": ("exported ", "load it with")}
+           "depth-ros-eval": ("report:", "metrics:"), "depth-ros-export": ("exported ", "load it with"),
+           "depth-ros-train": ("epochs done",), "depth-ros-eval-compact": ("RESULT",)}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,12 @@ def files(tmp_path_factory, fastdepth_path):
     d = tmp_path_factory.mktemp("bad")
     good_model = fastdepth_path.read_bytes()
     (d / "truncated.tflite").write_bytes(good_model[: len(good_model) // 2])
+    compact = d / "compact_truncated"  # the shipped compact_depth layout with half of its ONNX graph
+    compact.mkdir()
+    onnx = (WEIGHTS_DIR / ONNX_FILE).read_bytes()
+    (compact / ONNX_FILE).write_bytes(onnx[: len(onnx) // 2])
+    shutil.copy(WEIGHTS_DIR / "compact_depth.json", compact)
+    (d / "truncated.pt").write_bytes(b"PK\x03\x04" + bytes(100))  # the start of a torch zip checkpoint
     (d / "garbage.yaml").write_text("depth_node:\n  ros__parameters: [unclosed\n  - : :\n")
     (d / "wrong_type.yaml").write_text("/**:\n  ros__parameters:\n    num_threads: many\n")
     (d / "truncated.json").write_text('{"frames": [{"id": "a", "rgb": "a.png"')
@@ -86,13 +95,15 @@ CASES = {
     "node-missing-model": ("depth_node", "--ros-args -p model:=fastdepth_tflite -p model_path:={d}/nowhere/model.tflite",
                            "{d}/nowhere/model.tflite"),
     "node-truncated-model": ("depth_node", "--ros-args -p model:=fastdepth_tflite -p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
+    "node-truncated-compact": ("depth_node", "--ros-args -p model_path:={d}/compact_truncated",
+                               "{d}/compact_truncated"),
     "node-garbage-yaml": ("depth_node", "--ros-args --params-file {d}/garbage.yaml", "{d}/garbage.yaml"),
     "node-missing-yaml": ("depth_node", "--ros-args --params-file {d}/nowhere.yaml", "{d}/nowhere.yaml"),
     "node-wrong-type-yaml": ("depth_node", "--ros-args --params-file {d}/wrong_type.yaml", "{d}/wrong_type.yaml"),
     "radar-missing-model": ("radar_depth_node", "--ros-args -p model:=fastdepth_tflite "
-                            "-p model:=fastdepth_tflite -p model_path:={d}/nowhere/model.tflite", "{d}/nowhere/model.tflite"),
+                            "-p model_path:={d}/nowhere/model.tflite", "{d}/nowhere/model.tflite"),
     "radar-truncated-model": ("radar_depth_node", "--ros-args -p model:=fastdepth_tflite "
-                              "-p model:=fastdepth_tflite -p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
+                              "-p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
     "radar-garbage-yaml": ("radar_depth_node", "--ros-args --params-file {d}/garbage.yaml", "{d}/garbage.yaml"),
     # bags
     "play-missing-bag": ("depth-ros-play", "--no-progress {d}/nowhere.mcap", "{d}/nowhere.mcap"),
@@ -122,6 +133,14 @@ CASES = {
                                "{d}/list.json"),
     "simulate-bad-out": ("depth-ros-simulate", "--no-progress --scene hall --seconds 1 --out {d}/a_file/bag",
                          "{d}/a_file"),
+    "train-truncated-bag": ("depth-ros-train", "--no-progress --bags {d}/truncated.mcap --out {d}/t1",
+                            "{d}/truncated.mcap"),
+    "train-truncated-resume": ("depth-ros-train", "--no-progress --resume {d}/truncated.pt --out {d}/t2",
+                               "{d}/truncated.pt"),
+    "train-missing-init": ("depth-ros-train", "--no-progress --generate hall:0 --init {d}/nowhere/run --out {d}/t3",
+                           "{d}/nowhere/run"),
+    "eval-compact-truncated-model": ("depth-ros-eval-compact", "--no-progress --model-path {d}/compact_truncated",
+                                     "{d}/compact_truncated"),
     "bench-soak-missing-model": ("depth-ros-bench", "soak --no-progress --model-path {d}/nowhere/model.tflite",
                                  "{d}/nowhere/model.tflite"),
     "bench-soak-truncated-model": ("depth-ros-bench", "soak --no-progress --log {d}/soak.log --model-path "
