@@ -67,6 +67,7 @@ def test_report_matches_an_independent_computation(sim_bag, tmp_path, fastdepth_
 
     # Deterministic: a second run gives the same numbers.
     res2 = run_eval(sim_bag, tmp_path / "rep2", fastdepth_path)
+    assert res2.returncode == 0, res2.stderr
     assert json.loads((tmp_path / "rep2" / "metrics.json").read_text())["overall"] == overall
 
 
