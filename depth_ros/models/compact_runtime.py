@@ -8,7 +8,7 @@
 * a directory with ``config.json`` + ``model.safetensors`` (a `depth-ros-train` output, written by
   `depth_ros.models.compact.save_compact`) or such a ``.safetensors`` file: torch.
 
-The radar prior is brought to the network size by `pool_prior` (every sample kept, nearest one
+The radar prior is brought to the network size by `resize_sparse_prior` (every sample kept, nearest one
 per pixel) rather than by nearest resizing, which would drop sparse samples when shrinking.
 """
 
@@ -23,43 +23,18 @@ from depth_ros.models.base import DepthModel, check_device
 from depth_ros.models.compact_spec import CONFIG_FILE, WEIGHTS_FILE
 from depth_ros.models.hub import resolve_weights
 from depth_ros.models.onnx_backend import OnnxDepthModel
-from depth_ros.models.preprocess import Prepared, preprocess
+from depth_ros.models.preprocess import Prepared, preprocess, resize_sparse_prior
 from depth_ros.models.spec import ModelSpec
 
 EXPECTS = (f"the compact_depth weights: a .onnx file with its .json sidecar or a directory holding them, or a "
            f"training output directory with {CONFIG_FILE} and {WEIGHTS_FILE}")
 
 
-def pool_prior(prior: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a sparse (H, W) prior in metres (0 = none) to ``size`` = (height, width) without blending.
-
-    Shrinking axes keep every sample, the smallest positive one per output pixel (a z-buffer);
-    growing axes use nearest sampling. Non-finite and negative values become 0. Same rule as
-    `depth_ros.models.radar_fusion.resize_prior`, kept here so that this module needs no torch.
-    """
-    p = np.asarray(prior, dtype=np.float32)
-    p = np.where(np.isfinite(p) & (p > 0), p, np.float32(0))
-    p = _pool_axis(p, int(size[0]), axis=0)
-    return np.ascontiguousarray(_pool_axis(p, int(size[1]), axis=1), dtype=np.float32)
-
-
-def _pool_axis(p: np.ndarray, n_out: int, axis: int) -> np.ndarray:
-    n_in = p.shape[axis]
-    if n_out == n_in:
-        return p
-    if n_out > n_in:
-        return np.take(p, (np.arange(n_out) * n_in) // n_out, axis=axis)
-    # Source index i falls into output cell floor(i * n_out / n_in); cell j starts at ceil(j * n_in / n_out).
-    starts = (np.arange(n_out) * n_in + n_out - 1) // n_out
-    q = np.minimum.reduceat(np.where(p > 0, p, np.float32(np.inf)), starts, axis=axis)
-    return np.where(np.isinf(q), np.float32(0), q)
-
-
 def prepare_with_prior(rgb: np.ndarray, prior: np.ndarray | None, spec: ModelSpec) -> Prepared:
-    """`preprocess` with the prior channel filled by `pool_prior` (zeros without a prior)."""
+    """`preprocess` with the prior channel filled by `resize_sparse_prior` (zeros without a prior)."""
     prepared = preprocess(rgb, spec, None)
     if prior is not None and spec.input_channels == 4:
-        prepared.image[:, :, 3] = pool_prior(prior, prepared.image.shape[:2])
+        prepared.image[:, :, 3] = resize_sparse_prior(prior, prepared.image.shape[:2])
     return prepared
 
 

@@ -242,3 +242,28 @@ def postprocess(raw: np.ndarray, prepared: Prepared, spec: ModelSpec) -> np.ndar
     else:
         depth = np.maximum(depth, np.float32(0.0), out=out)
     return np.ascontiguousarray(depth, dtype=np.float32)
+
+
+def resize_sparse_prior(prior: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a sparse (H, W) prior in metres (0 = none) to ``size`` = (height, width) without blending.
+
+    Shrinking axes keep every sample, the smallest positive one per output pixel (a z-buffer);
+    growing axes use nearest sampling. Non-finite and negative values become 0. Interpolation would
+    smear single radar returns into depths that no surface has.
+    """
+    p = np.asarray(prior, dtype=np.float32)
+    p = np.where(np.isfinite(p) & (p > 0), p, np.float32(0))
+    p = _min_pool_axis(p, int(size[0]), axis=0)
+    return np.ascontiguousarray(_min_pool_axis(p, int(size[1]), axis=1), dtype=np.float32)
+
+
+def _min_pool_axis(p: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    n_in = p.shape[axis]
+    if n_out == n_in:
+        return p
+    if n_out > n_in:
+        return np.take(p, (np.arange(n_out) * n_in) // n_out, axis=axis)
+    # Source index i falls into output cell floor(i * n_out / n_in); cell j starts at ceil(j * n_in / n_out).
+    starts = (np.arange(n_out) * n_in + n_out - 1) // n_out
+    q = np.minimum.reduceat(np.where(p > 0, p, np.float32(np.inf)), starts, axis=axis)
+    return np.where(np.isinf(q), np.float32(0), q)

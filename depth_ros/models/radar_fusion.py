@@ -66,6 +66,7 @@ from depth_ros.core.errors import InvalidInputError, ModelError, ModelLoadError
 from depth_ros.models.base import DepthModel, check_device
 from depth_ros.models.hub import PATH_PARAMETER, resolve_weights
 from depth_ros.models.preprocess import Prepared, postprocess, preprocess
+from depth_ros.models.preprocess import resize_sparse_prior as resize_prior
 from depth_ros.models.radar_fusion_spec import DEFAULT_MAX_DEPTH, SPEC, register
 from depth_ros.models.spec import ModelSpec
 
@@ -299,30 +300,6 @@ class RadarFusionModel(DepthModel):
         self._module = None
         if on_cuda:
             torch.cuda.empty_cache()
-
-
-def resize_prior(prior: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a sparse (H, W) prior in metres (0 = none) to ``size`` = (height, width) without blending.
-
-    Shrinking axes keep every sample, the smallest positive one per output pixel; growing axes use
-    nearest sampling. Non-finite and negative values become 0.
-    """
-    p = np.asarray(prior, dtype=np.float32)
-    p = np.where(np.isfinite(p) & (p > 0), p, np.float32(0))
-    p = _resize_axis(p, int(size[0]), axis=0)
-    return np.ascontiguousarray(_resize_axis(p, int(size[1]), axis=1), dtype=np.float32)
-
-
-def _resize_axis(p: np.ndarray, n_out: int, axis: int) -> np.ndarray:
-    n_in = p.shape[axis]
-    if n_out == n_in:
-        return p
-    if n_out > n_in:
-        return np.take(p, (np.arange(n_out) * n_in) // n_out, axis=axis)
-    # Source index i falls into output cell floor(i * n_out / n_in); cell j starts at ceil(j * n_in / n_out).
-    starts = (np.arange(n_out) * n_in + n_out - 1) // n_out
-    q = np.minimum.reduceat(np.where(p > 0, p, np.float32(np.inf)), starts, axis=axis)
-    return np.where(np.isinf(q), np.float32(0), q)
 
 
 def original_to_transformers(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

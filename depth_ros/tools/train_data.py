@@ -336,7 +336,7 @@ def make_batch(records: list[Record], index: np.ndarray, rng: np.random.Generato
 def resize_batch(rgb: np.ndarray, prior: np.ndarray, depth: np.ndarray,
                  size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resize a batch to ``size`` (h, w): area/linear RGB, nearest depth, z-buffer pooled prior."""
-    from depth_ros.models.compact_runtime import pool_prior
+    from depth_ros.models.preprocess import resize_sparse_prior
 
     h, w = size
     if rgb.shape[1:3] == (h, w):
@@ -344,7 +344,7 @@ def resize_batch(rgb: np.ndarray, prior: np.ndarray, depth: np.ndarray,
     interp = cv2.INTER_AREA if h <= rgb.shape[1] and w <= rgb.shape[2] else cv2.INTER_LINEAR
     rgb = np.stack([cv2.resize(x, (w, h), interpolation=interp) for x in rgb])
     depth = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_NEAREST) for x in depth])
-    prior = np.stack([pool_prior(x, (h, w)) for x in prior])
+    prior = np.stack([resize_sparse_prior(x, (h, w)) for x in prior])
     return rgb, prior, depth
 
 
