@@ -127,6 +127,17 @@ class FrameClient(Node):
         self.image_pub.publish(array_to_image(rgb, "rgb8", header=header))
         return sent
 
+    def pop_received(self, kind: str) -> dict[int, float]:
+        """Forget every output that has `kind`; returns their stamps with its arrival time (monotonic).
+
+        For long runs: holding every received message would grow this process by megabytes a frame.
+        """
+        with self._lock:
+            done = {stamp: out.received[kind] for stamp, out in self.outputs.items() if kind in out.received}
+            for stamp in done:
+                del self.outputs[stamp]
+        return done
+
     def get(self, stamp_ns: int) -> Outputs | None:
         with self._lock:
             return self.outputs.get(stamp_ns)

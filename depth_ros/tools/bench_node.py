@@ -86,18 +86,19 @@ def feed(client, rgb, camera, hz: float, seconds: float, start_stamp: int) -> tu
 
     th = threading.Thread(target=publisher, daemon=True)
     th.start()
+    received: dict[int, float] = {}
     end_after = None
     while True:
         rclpy.spin_once(client, timeout_sec=0.01)
+        # Keep arrival times only: 1,800 stored depth images would grow this process by 2 GB and
+        # slow it down towards the end of the run, which would read as a backlog in the node.
+        received.update(client.pop_received("depth"))
         if done.is_set():
             end_after = end_after or time.monotonic() + 2.0
             if time.monotonic() > end_after:
                 break
-    pairs = []
-    for stamp, t in sent.items():
-        out = client.get(stamp)
-        if out is not None and out.depth is not None:
-            pairs.append((t, out.received["depth"] - t))
+    received.update(client.pop_received("depth"))
+    pairs = [(t, received[stamp] - t) for stamp, t in sent.items() if stamp in received]
     return sorted(pairs), n
 
 
@@ -163,7 +164,10 @@ def run(shared: Path, seconds: float = 60.0, hz: float = 30.0, frames: int = 60,
         results.update(out_rate_hz=out_rate, expected_rate_hz=expected, out_rate_ratio=out_rate / expected,
                        sent=n_sent, received=len(pairs), dropped=n_sent - len(pairs),
                        p95_first_ms=1e3 * float(np.percentile(lat_first, 95)) if lat_first else float("nan"),
-                       p95_last_ms=1e3 * float(np.percentile(lat_last, 95)) if lat_last else float("nan"))
+                       p95_last_ms=1e3 * float(np.percentile(lat_last, 95)) if lat_last else float("nan"),
+                       p50_first_ms=1e3 * float(np.median(lat_first)) if lat_first else float("nan"),
+                       p50_last_ms=1e3 * float(np.median(lat_last)) if lat_last else float("nan"),
+                       trend_ms_per_min=_trend_ms_per_min(pairs))
         # 3. RSS with Depth Anything V2 small through torch
         results["rss_torch_mb"] = _torch_rss(frame) if torch_rss else float("nan")
     finally:
@@ -174,12 +178,22 @@ def run(shared: Path, seconds: float = 60.0, hz: float = 30.0, frames: int = 60,
         f"{r['model_in_node_ms']:.2f} ms -> overhead (node - model) / relay = {r['node_overhead']:.2f}")
     out(f"{hz:g} Hz for {seconds:g} s: sent {r['sent']}, depth received {r['received']} ({r['out_rate_hz']:.1f} Hz; "
         f"expected min(input, capacity) = {r['expected_rate_hz']:.1f} Hz), not answered {r['dropped']}")
-    out(f"p95 latency first 10 s {r['p95_first_ms']:.1f} ms, last 10 s {r['p95_last_ms']:.1f} ms")
+    out(f"p95 latency first 10 s {r['p95_first_ms']:.1f} ms, last 10 s {r['p95_last_ms']:.1f} ms; median "
+        f"{r['p50_first_ms']:.1f} -> {r['p50_last_ms']:.1f} ms; linear trend {r['trend_ms_per_min']:+.2f} ms per minute "
+        f"(a backlog would add {1e3 / hz:.0f} ms per queued frame)")
     out(f"peak RSS: TFLite node {r['rss_tflite_mb']:.0f} MB (torch loaded: {r['torch_in_tflite_node']}), "
         f"Depth Anything V2 small (torch) node {r['rss_torch_mb']:.0f} MB")
     out(f"RESULT node_overhead={r['node_overhead']:.3f} out_rate_ratio={r['out_rate_ratio']:.3f} "
         f"rss_tflite_mb={r['rss_tflite_mb']:.0f} rss_torch_mb={r['rss_torch_mb']:.0f}")
     return results
+
+
+def _trend_ms_per_min(pairs: list[tuple[float, float]]) -> float:
+    """Slope of a least-squares line through latency over send time, in ms per minute."""
+    if len(pairs) < 2:
+        return float("nan")
+    t, lat = np.array(pairs).T
+    return float(np.polyfit(t - t[0], lat, 1)[0]) * 1e3 * 60.0
 
 
 def _diagnostic(client, key: str) -> float:
