@@ -41,3 +41,13 @@ def fastdepth_path(shared_dir) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is missing")
     return path
+
+
+@pytest.fixture(scope="module")
+def ros():
+    """An rclpy context for the ROS graph tests of one module."""
+    import rclpy
+
+    rclpy.init()
+    yield
+    rclpy.shutdown()

@@ -28,13 +28,6 @@ pytestmark = pytest.mark.ros
 S = 1_000_000_000
 
 
-@pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 @pytest.fixture
 def graphs(ros, fastdepth_path):
     made: list[Graph] = []

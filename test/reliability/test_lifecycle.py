@@ -16,13 +16,6 @@ from graph_helpers import Graph  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 @pytest.fixture
 def graphs(ros):
     made: list[Graph] = []

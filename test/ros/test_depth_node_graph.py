@@ -29,13 +29,6 @@ from depth_ros.ros.node_process import FrameClient  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 class Graph:
     """A depth node and a client node spinning in one executor."""
 

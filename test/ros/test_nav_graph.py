@@ -33,13 +33,6 @@ def wall_and_floor(wall=3.0):
     return np.minimum(floor, wall).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 @pytest.fixture
 def graph(ros, fastdepth_path):
     made = []

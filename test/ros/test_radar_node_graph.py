@@ -27,13 +27,6 @@ pytestmark = pytest.mark.ros
 RADAR_T = [0.0, 0.10, 0.0]  # radar 10 cm left of the camera in camera_link, as the simulator places it
 
 
-@pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 @pytest.fixture
 def graph(ros, fastdepth_path):
     node = DepthNode("radar_depth_node", namespace="r", parameter_overrides=[
