@@ -1,4 +1,4 @@
-"""Spec and registration of ``compact_depth``, the project's own compact depth network (no torch import).
+"""Spec and runtime factory name of ``compact_depth``, the project's own compact depth network (no torch import).
 
 The network (`depth_ros.models.compact`, torch) is FastDepth-like: a MobileNet encoder of
 depthwise-separable convolutions, a light decoder with nearest upsampling and additive skip
@@ -40,12 +40,3 @@ SPEC = ModelSpec(
                 "trained on the synthetic hall/yard worlds; metric up to 40 m; optional radar prior (metres) as a "
                 "4th channel, zeros = no radar; ONNX Runtime (torch for training checkpoints)",
 )
-
-
-def register(replace: bool = False) -> None:
-    """Add `SPEC` to the model registry with its lazy factory; a no-op if the name is taken."""
-    from depth_ros.models.registry import _lazy, available_models, register_model
-
-    if SPEC.name in available_models() and not replace:
-        return
-    register_model(SPEC, _lazy(FACTORY_MODULE, FACTORY_FUNCTION), replace=replace)

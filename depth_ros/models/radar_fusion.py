@@ -67,13 +67,13 @@ from depth_ros.models.base import DepthModel, check_device
 from depth_ros.models.hub import PATH_PARAMETER, resolve_weights
 from depth_ros.models.preprocess import Prepared, postprocess, preprocess
 from depth_ros.models.preprocess import resize_sparse_prior as resize_prior
-from depth_ros.models.radar_fusion_spec import DEFAULT_MAX_DEPTH, SPEC, register
+from depth_ros.models.radar_fusion_spec import DEFAULT_MAX_DEPTH, SPEC
 from depth_ros.models.spec import ModelSpec
 
 __all__ = [
     "CONFIDENCE_INIT_LOGIT", "ORIGINAL_KEY_MAPPING", "RADAR_CHANNEL_INIT", "SPEC", "RadarDepthAnything",
     "RadarDepthHead", "RadarDepthOutput", "RadarFusionModel", "infer_config", "load_checkpoint",
-    "load_radar_fusion", "original_to_transformers", "read_state_dict", "register", "resize_prior",
+    "load_radar_fusion", "original_to_transformers", "read_state_dict", "resize_prior",
     "save_checkpoint",
 ]
 

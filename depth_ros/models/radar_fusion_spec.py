@@ -1,4 +1,4 @@
-"""Spec and registration of the Radar-Meets-Vision fusion model, importable without torch.
+"""Spec and runtime factory name of the Radar-Meets-Vision fusion model, importable without torch.
 
 The network itself lives in `depth_ros.models.radar_fusion` (imports torch and transformers).
 """
@@ -21,12 +21,3 @@ SPEC = ModelSpec(
                 "channel and a depth + confidence head; output = depth * conf + mean radar depth * (1 - conf); "
                 "weights: an original DAv2 .pth/.safetensors or a directory written by save_checkpoint",
 )
-
-
-def register(replace: bool = False) -> None:
-    """Add `SPEC` to the model registry with the lazy torch factory; a no-op if the name is taken."""
-    from depth_ros.models.registry import _lazy, available_models, register_model
-
-    if SPEC.name in available_models() and not replace:
-        return
-    register_model(SPEC, _lazy(FACTORY_MODULE, FACTORY_FUNCTION), replace=replace)

@@ -12,8 +12,7 @@ from typing import Callable
 
 from depth_ros.core.errors import InvalidInputError, UnknownModelError
 from depth_ros.models.base import DepthModel
-from depth_ros.models import compact_spec
-from depth_ros.models.radar_fusion_spec import SPEC as RADAR_FUSION_SPEC
+from depth_ros.models import compact_spec, radar_fusion_spec
 from depth_ros.models.spec import ModelSpec, OutputKind
 
 Factory = Callable[..., DepthModel]
@@ -103,7 +102,7 @@ def _builtin_specs() -> list[tuple[ModelSpec, Factory]]:
                    hub_id="vinvino02/glpn-nyu", env_subpath="glpn_nyu",
                    description="GLPN (SegFormer encoder), NYU Depth V2, metric up to 10 m"), _TRANSFORMERS),
         (compact_spec.SPEC, _lazy(compact_spec.FACTORY_MODULE, compact_spec.FACTORY_FUNCTION)),
-        (RADAR_FUSION_SPEC, _lazy("depth_ros.models.radar_fusion", "load_radar_fusion")),
+        (radar_fusion_spec.SPEC, _lazy(radar_fusion_spec.FACTORY_MODULE, radar_fusion_spec.FACTORY_FUNCTION)),
         (ModelSpec("onnx", "onnx", OutputKind.RELATIVE_INVERSE, 1.0, None,
                    description="any exported ONNX depth network; its spec comes from the JSON sidecar "
                                "<stem>.json next to <stem>.onnx (see depth_ros.models.onnx_backend)"), _ONNX),

@@ -108,16 +108,6 @@ def build_compact(folder: Path, seed: int = 0) -> Path | None:
     return folder
 
 
-def _register_compact() -> None:
-    """Make sure `compact_depth` is in the registry (its spec module registers it lazily)."""
-    from depth_ros.models import available_models
-
-    if "compact_depth" not in available_models():
-        from depth_ros.models.compact_spec import register
-
-        register()
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():
@@ -381,7 +371,6 @@ def run(rounds: int = 3, device: str = "cpu", fp16: bool = False, threads: int |
                 out("compact model: depth_ros.models.compact is absent, skipped")
             else:
                 try:
-                    _register_compact()
                     compact_case = run_case("compact", "compact_depth", folder, None, root, rounds, device, fp16,
                                             threads, False, tweaks=False, thread_variants=False, out=out)
                     _print_case(compact_case, out)

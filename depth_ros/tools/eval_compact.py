@@ -28,25 +28,20 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 import numpy as np
+
+from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 
 PROG = "depth-ros-eval-compact"
 MIN_DEPTH = 0.1
 MODES = ("radar", "noradar")
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
-    from depth_ros.tools.train import HelpFormatter
-
-    p = _ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                         epilog="Exact protocol: see the module docstring of depth_ros.tools.eval_compact.",
                         formatter_class=HelpFormatter)
     p.add_argument("--model", default="compact_depth", help="registered model name")
@@ -204,12 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     from depth_ros.core.errors import DepthRosError
 
     try:
-        from depth_ros.models.registry import available_models, load_model
+        from depth_ros.models.registry import load_model
 
-        if args.model == "compact_depth" and "compact_depth" not in available_models():
-            from depth_ros.models.compact_spec import register
-
-            register()
         try:
             import torch
 

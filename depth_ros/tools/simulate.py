@@ -24,9 +24,11 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
+
+from depth_ros.tools.cli import ArgumentParser
 
 PROG = "depth-ros-simulate"
 PARAMS_FILE = "radar_depth_node.params.yaml"
@@ -34,13 +36,8 @@ WORLD_FILE = "world.yaml"
 NODE_NAME = "radar_depth_node"
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Generate a rosbag2 with camera images, camera_info, ground-truth depth, simulated mmWave radar, "
         "IMU and static TF from a seeded synthetic world (hall or yard), or from RGB-D frames with --from-rgbd. "

@@ -40,9 +40,11 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
+
+from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 
 PROG = "depth-ros-train"
 MODELS = ("compact_depth", "radar_fusion")
@@ -57,24 +59,9 @@ DEFAULT_EPOCHS = 20
 RESUME_OPTIONS = ("resume", "out", "epochs", "stop_after", "threads", "no_progress", "cache")
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows real defaults only (not None/False/[], nor where the help text explains the default)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if action.default is None or action.default is False or action.default == [] or "default" in text:
-            return text
-        return super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options (``--help`` explains each)."""
-    p = _ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", ""),
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", ""),
                         epilog="Details (data, augmentation, loss, checkpoints, resume): the module docstring of "
                                "depth_ros.tools.train.",
                         formatter_class=HelpFormatter)

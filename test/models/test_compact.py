@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from depth_ros.models import OutputKind, available_models, load_model
-from depth_ros.models.compact_spec import NAME, ONNX_FILE, SPEC, WEIGHTS_DIR, register
+from depth_ros.models import OutputKind, load_model
+from depth_ros.models.compact_spec import NAME, ONNX_FILE, SPEC, WEIGHTS_DIR
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -18,9 +18,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 from depth_ros.models.compact import CompactConfig, CompactDepthNet, num_parameters  # noqa: E402 - needs torch
 from depth_ros.tools import train as train_tool  # noqa: E402
-
-if NAME not in available_models():
-    register()
 
 TINY = ["--generate", "hall:0", "--seconds", "1", "--width", "64", "--height", "48", "--val", "hall:1",
         "--val-seconds", "1", "--val-stride", "3", "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "2",

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from depth_ros.core.errors import InvalidInputError, ModelLoadError
-from depth_ros.models import OutputKind, available_models, get_spec, load_model
+from depth_ros.models import OutputKind, get_spec, load_model
 from depth_ros.models.preprocess import preprocess
 
 torch = pytest.importorskip("torch")
@@ -26,9 +26,6 @@ from depth_ros.models import radar_fusion as rf  # noqa: E402 - needs torch
 NAME = "radar_fusion_dav2_small"
 SOURCE_MAX_DEPTH = 5
 REPO = Path(__file__).resolve().parents[2]
-
-if NAME not in available_models():
-    rf.register()
 
 
 def _config(hidden: int = 32, heads: int = 2):
