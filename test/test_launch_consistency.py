@@ -198,3 +198,45 @@ def test_remapped_topics_are_node_inputs(launch_descriptions):
         for node in _nodes(desc):
             for src, _ in node.remappings:
                 assert src in INPUT_TOPICS[node.executable], f"{name}: remaps {src}, which {node.executable} never uses"
+
+
+def _value(obj, values):
+    """A launch substitution evaluated the way launch does, for the stubbed entities."""
+    if isinstance(obj, launch_stubs.LaunchConfiguration):
+        return values[obj.name]
+    if isinstance(obj, (list, tuple)):
+        return "".join(str(_value(x, values)) for x in obj)
+    if isinstance(obj, launch_stubs.PythonExpression):
+        return eval(_value(obj.parts, values))  # noqa: S307 - launch's own PythonExpression semantics
+    return obj
+
+
+def _launched_parameters(desc, **given):
+    """Parameters the one node whose condition holds would start with (params file, then overrides)."""
+    values = {name: arg.default_value for name, arg in _args(desc).items()} | given
+    running = [n for n in _nodes(desc)
+               if n.condition is None or bool(_value(n.condition.expression, values)) != n.condition.negate]
+    assert len(running) == 1, f"{len(running)} nodes would start for {given}"
+    node, params = running[0], {}
+    for entry in node.parameters:
+        if isinstance(entry, launch_stubs.LaunchConfiguration):
+            content = yaml.safe_load(Path(values[entry.name]).read_text())
+            key = next(k for k in content if k.split("/")[-1] == node.name)
+            params.update(_flatten(content[key]["ros__parameters"]))
+        else:
+            params.update({k: _value(v, values) for k, v in entry.items()})
+    return params
+
+
+def test_launch_keeps_the_params_file_model_unless_model_is_given(launch_descriptions, tmp_path):
+    for name, desc in launch_descriptions.items():
+        node = _nodes(desc)[0].name
+        own = tmp_path / f"{node}.yaml"
+        own.write_text(yaml.safe_dump({f"/**/{node}": {"ros__parameters": {"model": "glpn_nyu", "model_path": "/w"}}}))
+        assert _launched_parameters(desc, params_file=str(own))["model"] == "glpn_nyu", name
+        assert _launched_parameters(desc, params_file=str(own))["model_path"] == "/w", name
+        given = _launched_parameters(desc, params_file=str(own), model="zoedepth_nyu_kitti", model_path="/x")
+        assert (given["model"], given["model_path"]) == ("zoedepth_nyu_kitti", "/x"), name
+        shipped = _launched_parameters(desc)
+        assert shipped["model"] == yaml.safe_load(Path(_args(desc)["params_file"].default_value).read_text())[
+            f"/**/{node}"]["ros__parameters"]["model"]

@@ -25,12 +25,21 @@ neighbourhood by up to ``max_correction``.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.scale import MAD_TO_SIGMA as MAD_SIGMA
 from depth_ros.core.scale import sample_at
+
+
+class Consistency(NamedTuple):
+    """Result of `ScaleMapper.consistency`: per-point weights and the leave-one-out gain."""
+
+    weights: np.ndarray
+    gain: float
 
 
 class ScaleMapper:
@@ -247,6 +256,65 @@ class ScaleMapper:
             cv2.resize(factor, size, dst=out, interpolation=cv2.INTER_LINEAR)
             np.multiply(out, d, out=out)
         return out
+
+    def consistency(self, uv: np.ndarray, target: np.ndarray, depth_at_points: np.ndarray,
+                    weights: np.ndarray | None = None, iterations: int = 3, c: float = 2.5,
+                    floor: float = 0.05) -> Consistency:
+        """How well each point agrees with its neighbours, and whether correcting with them generalises.
+
+        A point's log residual ``r_i = ln(target_i / D_i)`` is predicted from the other points with
+        this mapper's kernel (spatial and depth similarity, ``prior_weight`` pulling towards 0), the
+        leave-one-out error ``e_i = r_i - r_hat_i`` is scaled by its robust spread (MAD, at least
+        ``floor``) and ``w_i = 1 / (1 + (e_i / (c sigma))^2)``, iterated with the weights. Network
+        shape errors are smooth, so true radar returns agree with their neighbours; clutter and
+        ghosts do not, and an isolated point is judged by its own residual against 0 (the global fit).
+
+        ``gain`` = weighted mean |e| / weighted mean |r|: the leave-one-out error of the correction
+        relative to no correction. Below 1 the correction predicts points it has not seen; at 1 or
+        more the residuals are noise (radar errors larger than the network's) and correcting would
+        only copy that noise into the depth.
+        """
+        pts = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        z = np.asarray(target, dtype=np.float64).reshape(-1)
+        d = np.asarray(depth_at_points, dtype=np.float64).reshape(-1)
+        if not (pts.shape[0] == z.size == d.size):
+            raise InvalidInputError(f"uv, target and depth_at_points differ in length: {pts.shape[0]}, {z.size}, {d.size}")
+        out = np.zeros(z.size)
+        ok = (z > 0) & (z < np.inf) & (d > 0) & (d < np.inf)
+        if weights is not None:
+            base = np.asarray(weights, dtype=np.float64).reshape(-1)
+            if base.size != z.size:
+                raise InvalidInputError(f"weights has length {base.size}, expected {z.size}")
+            ok &= (base > 0) & np.isfinite(base)
+        if ok.sum() < 2:
+            return Consistency(out, math.inf)
+        r = np.clip(np.log(z[ok] / d[ok]), -self.max_correction, self.max_correction)
+        a0 = np.ones(r.size) if weights is None else base[ok]
+        q = pts[ok]
+        ln_d = np.log(d[ok])
+        dist2 = ((q[:, None, :] - q[None, :, :]) ** 2).sum(axis=2)
+        k = -0.5 * dist2 / self.sigma_px**2
+        if not math.isinf(self.depth_sigma):
+            k -= 0.5 * ((ln_d[:, None] - ln_d[None, :]) / self.depth_sigma) ** 2
+        kernel = np.exp(np.maximum(k, -60.0))
+        np.fill_diagonal(kernel, 0.0)
+        a = a0.copy()
+        for _ in range(max(1, int(iterations))):
+            kw = kernel * a[None, :]
+            e = r - (kw @ r) / (self.prior_weight + kw.sum(axis=1))
+            sigma = max(MAD_SIGMA * float(np.median(np.abs(e))), floor)
+            a = a0 / (1.0 + (e / (c * sigma)) ** 2)
+        out[ok] = a
+        kw = kernel * a[None, :]
+        e = r - (kw @ r) / (self.prior_weight + kw.sum(axis=1))
+        base_error = float(np.dot(a, np.abs(r)))
+        gain = float(np.dot(a, np.abs(e))) / base_error if base_error > 0 else math.inf
+        return Consistency(out, gain)
+
+    def consistency_weights(self, uv: np.ndarray, target: np.ndarray, depth_at_points: np.ndarray,
+                            weights: np.ndarray | None = None) -> np.ndarray:
+        """The per-point weights of `consistency` (M,) in [0, 1]."""
+        return self.consistency(uv, target, depth_at_points, weights).weights
 
     @staticmethod
     def apply(depth: np.ndarray, correction: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -8,11 +8,12 @@ ai-edge-litert) only when called, so importing this module stays light.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Callable
 
 from depth_ros.core.errors import InvalidInputError, UnknownModelError
 from depth_ros.models.base import DepthModel
-from depth_ros.models import compact_spec, radar_fusion_spec
+from depth_ros.models import compact_spec, radar_fusion_spec, tcmonodepth_spec
 from depth_ros.models.spec import ModelSpec, OutputKind
 
 Factory = Callable[..., DepthModel]
@@ -20,6 +21,8 @@ Factory = Callable[..., DepthModel]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
+WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"  # weights shipped in the package, with model cards
+FASTDEPTH_FILE = WEIGHTS_ROOT / "fastdepth_224_int8" / "fast_depth_224.tflite"
 
 _REGISTRY: dict[str, tuple[ModelSpec, Factory]] = {}
 
@@ -82,7 +85,7 @@ def _builtin_specs() -> list[tuple[ModelSpec, Factory]]:
 
     specs: list[tuple[ModelSpec, Factory]] = [
         (ModelSpec("fastdepth_tflite", "tflite", OutputKind.METRIC, 10.0, (224, 224),
-                   env_subpath="fastdepth_224_int8/fast_depth_224.tflite",
+                   env_subpath="fastdepth_224_int8/fast_depth_224.tflite", default_path=str(FASTDEPTH_FILE),
                    description="FastDepth (MobileNet + NNConv5), NYU Depth V2, full-int8 TFLite, raw uint8 "
                                "input; clipped to the NYU range of 10 m (the int8 output spans 0..18.3 m)"),
          _TFLITE),
@@ -102,6 +105,7 @@ def _builtin_specs() -> list[tuple[ModelSpec, Factory]]:
                    hub_id="vinvino02/glpn-nyu", env_subpath="glpn_nyu",
                    description="GLPN (SegFormer encoder), NYU Depth V2, metric up to 10 m"), _TRANSFORMERS),
         (compact_spec.SPEC, _lazy(compact_spec.FACTORY_MODULE, compact_spec.FACTORY_FUNCTION)),
+        (tcmonodepth_spec.SPEC, tcmonodepth_spec.load_tcmonodepth),
         (radar_fusion_spec.SPEC, _lazy(radar_fusion_spec.FACTORY_MODULE, radar_fusion_spec.FACTORY_FUNCTION)),
         (ModelSpec("onnx", "onnx", OutputKind.RELATIVE_INVERSE, 1.0, None,
                    description="any exported ONNX depth network; its spec comes from the JSON sidecar "

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from depth_ros.core.alignment import QUALITY_CONFIDENCE, Alignment, AlignmentConfig, align_points, apply_inverse_fit
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.confidence import confidence_map
 from depth_ros.core.errors import InvalidInputError
@@ -48,6 +49,13 @@ from depth_ros.core.scale_map import ScaleMapper
 from depth_ros.core.timebuffer import TimeBuffer
 from depth_ros.core.transforms import OPTICAL_FROM_BODY, RigidTransform
 
+COARSE_SIGMA = 3.0  # reach of the coarse spatial pass, in units of spatial_sigma_px
+SIGMA_REFERENCE_WIDTH = 640  # spatial_sigma_px is the reach on an image this wide, scaled with the width
+FAR_PERCENTILE = 1.0  # the far end of a relative network's prediction (sky included) for the positivity margin
+SATURATED_CONFIDENCE = 0.25  # confidence factor of pixels where a metric network sits at its range limit
+CONTRADICTION_RATIO = 2.0  # published vs radar depth: a point is contradicted beyond this factor
+CONTRADICTION_SHARE = 0.5  # ... and the frame is flagged when more than this share of points are
+
 
 @dataclass
 class FusionConfig:
@@ -60,7 +68,7 @@ class FusionConfig:
     radar_max_age_s: float = 0.5
     radar_min_range: float = 0.2
     radar_max_range: float = 100.0
-    radar_reject_clutter: bool = True
+    radar_reject_clutter: bool = False  # the fit's weights and the consistency test handle clutter (README)
     prior_radius_px: int = 3
     imu_enabled: bool = False
     # IMU frame -> camera optical frame rotation.
@@ -74,10 +82,11 @@ class FusionConfig:
     scale_mode: str = "spatial"  # "global" or "spatial"
     scale_method: str = "huber"
     min_points: int = 5
-    max_residual: float = 0.4  # log-depth spread of the radar residuals; the spatial map absorbs shape errors
+    max_residual: float = 0.4  # log-depth residual spread of a full-quality radar fit (core.alignment)
+    range_tolerance: float = 0.5  # ... widened to this times the log-depth spread of the radar points
     temporal: bool = True
     process_noise: float = 0.02
-    spatial_sigma_px: float = 80.0
+    spatial_sigma_px: float = 50.0  # fine pass, pixels of a 640-wide image (scaled with the width)
     depth_sigma: float = 0.15
     prior_weight: float = 0.05
 
@@ -116,7 +125,13 @@ class FusionStage:
         self.attitude = AttitudeFilter(gain=c.imu_gain)
         self.odometry: TimeBuffer[np.ndarray] = TimeBuffer(max_items=400, max_age_ns=2_000_000_000)
         self.ground = GroundPrior(max_depth=c.ground_max_distance)
-        self.mapper = ScaleMapper(sigma_px=c.spatial_sigma_px, depth_sigma=c.depth_sigma, prior_weight=c.prior_weight)
+        # Two passes (coarse, then fine): the coarse one follows scene-wide shape errors (a tilted floor,
+        # a wall too near), the fine one what is left around each point.
+        self.mappers = (ScaleMapper(sigma_px=COARSE_SIGMA * c.spatial_sigma_px, depth_sigma=c.depth_sigma,
+                                    prior_weight=2 * c.prior_weight),
+                        ScaleMapper(sigma_px=c.spatial_sigma_px, depth_sigma=c.depth_sigma, prior_weight=c.prior_weight))
+        self.alignment_config = AlignmentConfig(min_points=c.min_points, max_residual=c.max_residual,
+                                                range_tolerance=c.range_tolerance, method=c.scale_method)
         self._filters: dict[str, ScaleFilter] = {}
         self.counters = {"radar_scans": 0, "radar_nonfinite_points": 0, "imu_samples": 0, "imu_rejected": 0,
                          "uncompensated_scans": 0}
@@ -209,13 +224,18 @@ class FusionStage:
         return rasterize_prior(proj.uv, proj.depth, shape, self.config.prior_radius_px)[0]
 
     def _filter(self, kind: str) -> ScaleFilter:
+        """The temporal filter of a network kind; its state is always the inverse-domain (log s, t)."""
         if kind not in self._filters:
-            self._filters[kind] = ScaleFilter(kind, process_noise=self.config.process_noise)
+            self._filters[kind] = ScaleFilter("inverse", process_noise=self.config.process_noise)
         return self._filters[kind]
 
     def align(self, raw: np.ndarray, kind: Any, camera: CameraModel | None, stamp_ns: int,
-              proj: RadarProjection | None) -> FusionOutput:
-        """Metric depth + confidence from the network output `raw` and the available scale sources."""
+              proj: RadarProjection | None, saturation_depth: float | None = None) -> FusionOutput:
+        """Metric depth + confidence from the network output `raw` and the available scale sources.
+
+        ``saturation_depth``: a metric network's range limit (its spec's max_depth); pixels at it
+        are left out of the radar fit and get low confidence.
+        """
         c = self.config
         kind = normalize_kind(kind)
         info: dict[str, Any] = {"radar_points": 0, "radar_used": 0, "ground_points": 0}
@@ -223,30 +243,20 @@ class FusionStage:
         if gravity is not None:
             roll, pitch = camera_roll_pitch(gravity)
             info["camera_roll_deg"], info["camera_pitch_deg"] = round(math.degrees(roll), 2), round(math.degrees(pitch), 2)
-        fit: ScaleFit | None = None
-        source = "none"
-        uv = target = pred_pts = None
-        if proj is not None and len(proj):
-            info["radar_points"] = len(proj)
-            if c.radar_reject_clutter:
-                proj = proj.subset(reject_clutter(proj, raw, kind))
-            pred_pts = sample_at(raw, proj.uv)
-            ok = np.isfinite(pred_pts)
-            uv, target, pred_pts = proj.uv[ok], proj.depth[ok], pred_pts[ok]
-            fit = fit_scale(pred_pts, target, kind, method=c.scale_method, min_points=c.min_points,
-                            max_residual=c.max_residual)
-            info["radar_fit"] = fit.reason or "ok"
-            source = "radar"
-        if (fit is None or not fit.ok) and c.ground_enabled and c.camera_height > 0 and camera is not None:
+        alignment, (uv, target, pred_pts) = self._radar_alignment(raw, kind, proj, saturation_depth, info)
+        fit: ScaleFit | None = alignment.fit if alignment is not None else None
+        source = "radar" if alignment is not None else "none"
+        weak = alignment is not None and alignment.quality in ("scale_only", "few_points")
+        if (alignment is None or weak) and c.ground_enabled and c.camera_height > 0 and camera is not None:
             ground = self._ground_fit(raw, kind, camera, stamp_ns)
-            if ground is not None:
+            if ground is not None and ground[0].ok:
                 fit, uv, target, pred_pts = ground
-                source = "ground"
-                info["ground_points"] = int(fit.n_points)
-        if fit is not None and not fit.ok:
-            info["fallback"] = f"{source} fit rejected: {fit.reason}"
-            fit = None
+                alignment, source = None, "ground"
+                info["ground_points"] = int(fit.n_inliers)
+            elif ground is not None and alignment is None:
+                info["fallback"] = f"ground fit rejected: {ground[0].reason}"
         estimate: Any = fit
+        reciprocal = kind == "metric"  # every fit and filter state here is in the inverse domain
         if c.temporal:
             filtered = self._filter(kind).update(stamp_ns, fit)
             if fit is None and filtered.usable:
@@ -257,13 +267,101 @@ class FusionStage:
         if fit is not None:
             info["radar_used" if source == "radar" else "ground_points"] = int(fit.n_inliers)
             info["fit_residual"] = float(fit.residual)
-        info["scale"], info["shift"] = float(estimate.scale), float(estimate.shift)
-        inliers = fit.inliers if fit is not None else None
-        depth = self._apply(raw, kind, estimate, uv, target, pred_pts, inliers, source)
-        support = uv[inliers] if inliers is not None and source == "radar" else np.empty((0, 2))
+        # Metric networks: scale = metres per network metre (exact when the shift is 0), shift in 1/m.
+        info["scale"] = float(1.0 / estimate.scale if reciprocal else estimate.scale)
+        info["shift"] = float(estimate.shift)
+        depth = apply_inverse_fit(raw, estimate, reciprocal, self.max_depth)
+        weights = None
+        if source == "radar" and c.scale_mode == "spatial":
+            weights = self._spatial(depth, estimate, reciprocal, uv, target, pred_pts, info)
+        depth = _limit(depth, self.min_depth, self.max_depth)
+        quality = alignment.quality if alignment is not None else "full"
+        if weights is not None:
+            support = uv[weights >= 0.5]
+        elif source == "radar":
+            support = uv[fit.inliers] if fit is not None else np.empty((0, 2))
+        else:
+            support = np.empty((0, 2))
         residual = float(fit.residual) if fit is not None else float("nan")
-        conf = confidence_map(raw.shape, support, residual, kind)
+        # A shift makes far depths sensitive to small fit errors: such a fit is never fully trusted.
+        conf_kind = "inverse" if float(estimate.shift) != 0.0 or kind == "inverse" else "metric"
+        conf = confidence_map(raw.shape, support, residual, conf_kind)
+        if quality != "full":
+            conf *= np.float32(QUALITY_CONFIDENCE[quality])
+        if kind == "metric" and saturation_depth is not None:
+            saturated = raw >= np.float32(self.alignment_config.saturation_fraction * saturation_depth)
+            if saturated.any():
+                conf[saturated] *= np.float32(SATURATED_CONFIDENCE)
+                info["saturated_fraction"] = round(float(saturated.mean()), 3)
+        if proj is not None and len(proj):
+            self._check_contradiction(depth, proj, info)
         return FusionOutput(depth, conf, True, source, info)
+
+    def _radar_alignment(self, raw: np.ndarray, kind: str, proj: RadarProjection | None,
+                         saturation_depth: float | None, info: dict[str, Any]) -> tuple[Alignment | None, tuple]:
+        """`align_points` on the radar points of this frame and the points it used: (uv, depth, network
+        sample); (None, (None, None, None)) without usable points."""
+        none = (None, (None, None, None))
+        if proj is None or not len(proj):
+            return none
+        info["radar_points"] = len(proj)
+        if self.config.radar_reject_clutter:
+            proj = proj.subset(reject_clutter(proj, raw, kind))
+        pred_pts = sample_at(raw, proj.uv)
+        ok = np.isfinite(pred_pts)
+        uv, target, pred_pts = proj.uv[ok], proj.depth[ok], pred_pts[ok]
+        if kind == "inverse":
+            x_far = float(np.percentile(raw, FAR_PERCENTILE))
+        else:
+            x_far = 1.0 / float(raw.max()) if raw.max() > 0 else None
+        alignment = align_points(pred_pts, target, kind, self.alignment_config, x_far=x_far,
+                                 far_depth=self.max_depth, saturation_depth=saturation_depth)
+        if alignment is None:
+            return none
+        info["radar_fit"] = alignment.label
+        info["radar_fit_quality"] = alignment.quality
+        if alignment.reason:
+            info["radar_fit_reason"] = alignment.reason
+        if alignment.saturated.any():
+            info["radar_saturated_points"] = int(alignment.saturated.sum())
+        return alignment, (uv, target, pred_pts)
+
+    def _spatial(self, depth: np.ndarray, estimate: Any, reciprocal: bool, uv: np.ndarray, target: np.ndarray,
+                 pred_pts: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:
+        """Local correction of ``depth`` in place from the points, weighted by their consistency.
+
+        Points the global fit explains badly are where the local correction matters: their say is
+        decided by agreement with their neighbours (`ScaleMapper.consistency_weights`), not by the
+        global residual. A pass whose correction does not predict left-out points better than no
+        correction (`Consistency.gain` >= 1) is skipped. Returns the weights of the last pass.
+        """
+        d_pts = apply_inverse_fit(pred_pts.astype(np.float32), estimate, reciprocal, self.max_depth)
+        weights, passes = None, []
+        for k, (mapper, sigma) in enumerate(zip(self.mappers, (COARSE_SIGMA, 1.0))):
+            mapper.sigma_px = sigma * self.config.spatial_sigma_px * depth.shape[1] / SIGMA_REFERENCE_WIDTH
+            if k and passes:
+                d_pts = sample_at(depth, uv)  # after the coarse pass
+            consistency = mapper.consistency(uv, target, d_pts)
+            weights = consistency.weights
+            if np.count_nonzero(weights > 0) < 2 or not consistency.gain < 1.0:
+                continue  # the points do not predict each other: correcting would copy their noise
+            mapper.correct(depth, uv, target, weights=weights, depth_at_points=d_pts, out=depth)
+            passes.append(("coarse", "fine")[k])
+        info["spatial_passes"] = "+".join(passes) or "none"
+        return weights
+
+    def _check_contradiction(self, depth: np.ndarray, proj: RadarProjection, info: dict[str, Any]) -> None:
+        """A warning in ``info`` when the published depth disagrees with most live radar points by > 2x."""
+        published = sample_at(depth, proj.uv)
+        ok = np.isfinite(published)
+        if ok.sum() < self.config.min_points:
+            return
+        ratio = published[ok] / proj.depth[ok]
+        off = float(np.mean((ratio > CONTRADICTION_RATIO) | (ratio < 1.0 / CONTRADICTION_RATIO)))
+        info["radar_disagreement"] = round(off, 3)
+        if off > CONTRADICTION_SHARE:
+            info["radar_warning"] = (f"published depth differs from {off:.0%} of {int(ok.sum())} radar points "
+                                     f"by more than {CONTRADICTION_RATIO:g}x")
 
     def _ground_fit(self, raw: np.ndarray, kind: str, camera: CameraModel, stamp_ns: int):
         g = self.gravity_optical(stamp_ns)
@@ -279,19 +377,7 @@ class FusionStage:
         uv, target, pred_pts = corr.uv[ok], corr.target_depth[ok], pred_pts[ok]
         fit = fit_scale(pred_pts, target, kind, method=self.config.scale_method, min_points=max(self.config.min_points, 20),
                         max_residual=self.config.max_residual)
-        return fit, uv, target, pred_pts
-
-    def _apply(self, raw, kind, estimate, uv, target, pred_pts, inliers, source) -> np.ndarray:
-        c = self.config
-        spatial = c.scale_mode == "spatial" and source == "radar" and inliers is not None and inliers.sum() >= 2
-        if kind == "metric" and not spatial:
-            depth = raw * np.float32(estimate.scale)
-        else:
-            depth = apply_fit(raw, estimate, self.max_depth)
-        if spatial:
-            d_pts = apply_fit(pred_pts[inliers], estimate, self.max_depth)
-            depth = self.mapper.correct(depth, uv[inliers], target[inliers], depth_at_points=d_pts, out=depth)
-        return _limit(depth, self.min_depth, self.max_depth)
+        return _inverse_domain(fit), uv, target, pred_pts
 
     def _unscaled(self, raw: np.ndarray, kind: str, info: dict[str, Any]) -> FusionOutput:
         info.setdefault("fallback", "no scale source")
@@ -299,6 +385,16 @@ class FusionStage:
             return FusionOutput(_limit(raw.astype(np.float32, copy=True), self.min_depth, self.max_depth), None,
                                 True, "model", info)
         return FusionOutput(raw, None, False, "none", info)
+
+
+def _inverse_domain(fit: ScaleFit) -> ScaleFit:
+    """A metric fit (depth = scale * pred) as the inverse-domain fit 1 / depth = (1 / scale) / pred."""
+    if fit.kind != "metric" or not (math.isfinite(fit.scale) and fit.scale > 0):
+        return fit
+    out = ScaleFit(1.0 / fit.scale, 0.0, "inverse", fit.n_points, fit.n_inliers, fit.residual, fit.ok, fit.reason,
+                   fit.inliers)
+    out.cov = np.asarray(fit.cov, dtype=np.float64).copy()
+    return out
 
 
 def _limit(depth: np.ndarray, lo: float, hi: float) -> np.ndarray:

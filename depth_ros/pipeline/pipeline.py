@@ -112,7 +112,9 @@ class DepthPipeline:
         check_model_output(raw, rgb.shape[:2])
         model_conf = getattr(self.model, "last_confidence", None)
         if fusion.config.any_source:
-            out = fusion.align(raw, self.model.spec.output_kind, frame.camera, frame.stamp_ns, proj)
+            spec = self.model.spec
+            out = fusion.align(raw, spec.output_kind, frame.camera, frame.stamp_ns, proj,
+                               saturation_depth=spec.max_depth if self.model_is_metric else None)
             depth = out.depth if out.metric else relative_inverse_to_relative_depth(out.depth)
             confidence = out.confidence if out.confidence is not None else model_conf
             result = DepthResult(depth, out.metric, frame.stamp_ns, frame.frame_id, frame.camera,

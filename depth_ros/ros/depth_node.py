@@ -288,7 +288,7 @@ class DepthNode(LifecycleNode):
         except InvalidInputError as exc:  # e.g. smaller than the model accepts; model errors propagate
             self._report("bad_image", f"dropping image: {exc}")
             return
-        self._last_result_info = {"scale_source": result.scale_source, **result.info}
+        self._last_result_info = {"scale_source": result.scale_source, "metric": result.metric, **result.info}
         header = msg.header
         if want_depth:
             self._pubs["depth"].publish(depth_to_image(result.depth, header))
@@ -352,7 +352,9 @@ class DepthNode(LifecycleNode):
             self.get_fully_qualified_name(),
             self.stats,
             model_name=self.config.model,
-            metric=model is not None and model.spec.output_kind.value == "metric",
+            # What the last frame was published as (a relative network scaled by radar is metric); before
+            # the first frame, what the model gives alone.
+            metric=self._last_result_info.get("metric", model is not None and model.spec.output_kind.value == "metric"),
             dropped=self._worker.dropped if self._worker else 0,
             stamp=self.get_clock().now().to_msg(),
             stale_after_s=max(5.0, 3 * self.config.diagnostics_period),
@@ -371,7 +373,7 @@ class DepthNode(LifecycleNode):
     def _diagnostic_extras(self) -> dict:
         if self.pipeline is None or not self.fusion_config.any_source:
             return {}
-        extra = dict(self._last_result_info)
+        extra = {k: v for k, v in self._last_result_info.items() if k != "metric"}  # reported as depth_kind
         if self.fusion_config.radar_enabled:
             extra["radar_extrinsic"] = self._extrinsic_source
         extra.update({f"counter_{k}": v for k, v in self.pipeline.fusion.counters.items()})

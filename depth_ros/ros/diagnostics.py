@@ -22,12 +22,15 @@ def scale_source_warning(info: dict[str, Any], radar_enabled: bool, imu_enabled:
                          radar_max_age_s: float, imu_max_age_s: float) -> str:
     """Why the last frame was not scaled by the sources the node is configured with ("" when it was).
 
-    `info` is the last result's info (with "scale_source", "radar_scans", "imu_fresh", "fallback").
+    `info` is the last result's info (with "scale_source", "radar_scans", "imu_fresh", "fallback",
+    "radar_warning"). A published depth that most live radar points contradict is always a warning.
     """
     if not info:
         return ""
     source = info.get("scale_source", "none")
     reasons = []
+    if info.get("radar_warning"):
+        reasons.append(str(info["radar_warning"]))
     if radar_enabled and info.get("radar_scans") == 0:
         reasons.append(f"no radar in the last {radar_max_age_s:g} s")
     elif radar_enabled and source != "radar" and info.get("fallback"):

@@ -10,7 +10,7 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition, UnlessCondition
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
@@ -24,8 +24,9 @@ def depth_launch_description(executable: str, topics: dict[str, str]) -> LaunchD
         DeclareLaunchArgument("params_file", default_value=default_params,
                               description=f"YAML file with the {executable} parameters"),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics"),
-        DeclareLaunchArgument("model", default_value="compact_depth",
-                              description="Registered model name (overrides the params file)"),
+        DeclareLaunchArgument("model", default_value="",
+                              description="Registered model name (overrides the params file when set; empty: the "
+                                          "params file's model, else the node's default)"),
         DeclareLaunchArgument("model_path", default_value="",
                               description="Local weights file or directory (overrides the params file when set)"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock (bag replay)"),
@@ -38,8 +39,6 @@ def depth_launch_description(executable: str, topics: dict[str, str]) -> LaunchD
         remappings.append((topic, LaunchConfiguration(arg)))
         if topic == "image":
             remappings.append(("image/compressed", [LaunchConfiguration(arg), "/compressed"]))
-    has_path = PythonExpression(["'", LaunchConfiguration("model_path"), "' != ''"])
-    overrides = {"model": LaunchConfiguration("model"), "use_sim_time": LaunchConfiguration("use_sim_time")}
     common = dict(
         package=PACKAGE,
         executable=executable,
@@ -49,9 +48,18 @@ def depth_launch_description(executable: str, topics: dict[str, str]) -> LaunchD
         remappings=remappings,
         arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
     )
-    nodes = [
-        Node(parameters=[LaunchConfiguration("params_file"), {**overrides, "model_path": LaunchConfiguration("model_path")}],
-             condition=IfCondition(has_path), **common),
-        Node(parameters=[LaunchConfiguration("params_file"), overrides], condition=UnlessCondition(has_path), **common),
-    ]
+    # model and model_path override the params file only when given: one node variant per combination,
+    # exactly one of which runs (launch has no conditional parameter entries).
+    nodes = []
+    for with_model in (True, False):
+        for with_path in (True, False):
+            overrides = {"use_sim_time": LaunchConfiguration("use_sim_time")}
+            if with_model:
+                overrides["model"] = LaunchConfiguration("model")
+            if with_path:
+                overrides["model_path"] = LaunchConfiguration("model_path")
+            condition = PythonExpression(["'", LaunchConfiguration("model"), f"' {'!=' if with_model else '=='} '' and '",
+                                          LaunchConfiguration("model_path"), f"' {'!=' if with_path else '=='} ''"])
+            nodes.append(Node(parameters=[LaunchConfiguration("params_file"), overrides],
+                              condition=IfCondition(condition), **common))
     return LaunchDescription(args + nodes)

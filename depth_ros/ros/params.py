@@ -25,7 +25,7 @@ class ParamDef:
 
 
 DEPTH_NODE_PARAMS: tuple[ParamDef, ...] = (
-    ParamDef("model", "compact_depth", "Registered model name (`depth-ros-models` lists them)."),
+    ParamDef("model", "fastdepth_tflite", "Registered model name (`depth-ros-models` lists them)."),
     ParamDef("model_path", "", "Local weights file or directory of the model; empty = the model's default."),
     ParamDef("device", "cpu", "Inference device.", choices=("cpu", "cuda")),
     ParamDef("fp16", False, "Half precision (CUDA only)."),
@@ -63,7 +63,8 @@ FUSION_PARAMS: tuple[ParamDef, ...] = (
     ParamDef("radar.min_range", 0.2, "Radar points nearer than this (metres, camera z) are dropped.", 0.0, 50.0),
     ParamDef("radar.max_range", 100.0, "Radar points farther than this (metres, camera z) are dropped.", 0.5, 1000.0),
     ParamDef("radar.max_points", 100000, "Clouds with more points are subsampled to this many.", 10, 10000000),
-    ParamDef("radar.reject_clutter", True, "Drop radar points that contradict the network's depth ordering."),
+    ParamDef("radar.reject_clutter", False, "Drop radar points that contradict the network's depth ordering before "
+             "the fit (off: the fit's robust weights and the neighbour consistency test handle clutter)."),
     ParamDef("radar.prior_radius", 3, "Disc radius (pixels) of the radar prior fed to 4-channel networks.", 0, 50),
     ParamDef("imu.enabled", False, "Subscribe to `imu/data` (sensor_msgs/Imu): gravity and motion compensation."),
     ParamDef("imu.translation", _XYZ, "IMU position in camera_link, metres (informational: compensation is rotation-only)."),
@@ -79,11 +80,14 @@ FUSION_PARAMS: tuple[ParamDef, ...] = (
     ParamDef("scale.mode", "spatial", "global: one scale per frame; spatial: plus a smooth local correction.",
              choices=("global", "spatial")),
     ParamDef("scale.method", "huber", "Robust fit of the global scale.", choices=("huber", "ransac")),
-    ParamDef("scale.min_points", 5, "Fewest metric points for a radar fit.", 2, 1000),
-    ParamDef("scale.max_residual", 0.4, "Largest robust log-depth spread of a trusted fit.", 0.01, 5.0),
+    ParamDef("scale.min_points", 5, "Fewest radar points for a full fit; fewer give a median scale with low confidence.", 2, 1000),
+    ParamDef("scale.max_residual", 0.4, "Robust log-depth spread of a full-quality fit; beyond it the fit degrades "
+             "(consistent subset, then scale only) instead of being rejected.", 0.01, 5.0),
+    ParamDef("scale.range_tolerance", 0.5, "The spread tolerated grows to this times the log-depth spread of the "
+             "radar points (wide depth ranges tolerate more shape error).", 0.0, 5.0),
     ParamDef("scale.temporal", True, "Kalman-filter the scale over time (reset when time jumps back)."),
     ParamDef("scale.process_noise", 0.02, "Scale random-walk noise per sqrt(second) (log units).", 0.0, 10.0),
-    ParamDef("scale.spatial_sigma_px", 80.0, "Reach (pixels) of one radar point's local correction.", 1.0, 2000.0),
+    ParamDef("scale.spatial_sigma_px", 50.0, "Reach (pixels, on a 640-wide image; scaled with the width) of one radar point's local correction; a coarse pass reaches 3x as far.", 1.0, 2000.0),
 )
 
 NAV_PARAMS: tuple[ParamDef, ...] = (
@@ -114,7 +118,10 @@ NAV_PARAMS: tuple[ParamDef, ...] = (
 )
 
 # Defaults that differ for radar_depth_node (same code, fusion on by default).
-RADAR_NODE_DEFAULTS = {"radar.enabled": True, "imu.enabled": True, "cloud_confidence": True, "ground.enabled": True}
+# Models: chosen by `depth-ros-bench real` (depth_node: best real-image AbsRel alone; radar_depth_node: best
+# radar-fused AbsRel), both shipped in the package.
+RADAR_NODE_DEFAULTS = {"model": "tcmonodepth_small", "radar.enabled": True, "imu.enabled": True,
+                       "cloud_confidence": True, "ground.enabled": True}
 
 
 def params_for(node_name: str) -> tuple[ParamDef, ...]:
@@ -192,7 +199,8 @@ def fusion_config_from_values(values: dict[str, Any]):
         ground_enabled=values["ground.enabled"], camera_height=values["ground.camera_height"],
         ground_max_distance=values["ground.max_distance"], scale_mode=values["scale.mode"],
         scale_method=values["scale.method"], min_points=values["scale.min_points"],
-        max_residual=values["scale.max_residual"], temporal=values["scale.temporal"],
+        max_residual=values["scale.max_residual"], range_tolerance=values["scale.range_tolerance"],
+        temporal=values["scale.temporal"],
         process_noise=values["scale.process_noise"], spatial_sigma_px=values["scale.spatial_sigma_px"],
     )
 

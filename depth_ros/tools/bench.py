@@ -12,6 +12,7 @@ import importlib
 import sys
 
 BENCHMARKS = {
+    "real": ("depth_ros.tools.bench_real", "every shipped model x scale source on real RGB-D frames (+ 4-8x, yard)"),
     "fusion": ("depth_ros.tools.bench_fusion", "radar/IMU scale fusion on real RGB-D frames with simulated radar"),
     "cloud": ("depth_ros.tools.bench_cloud", "publish-ready xyzrgb cloud vs Open3D and vs a plain copy"),
     "node": ("depth_ros.tools.bench_node", "node latency/rate/memory on the ROS graph vs a relay node"),

@@ -1,12 +1,12 @@
 """depth-ros-demo: the README's main job, on a fresh machine, without downloads.
 
 Default: generates (or reuses) a seeded sample bag of the synthetic camera + radar + IMU world,
-starts radar_depth_node as its own process with the embedded compact model, plays the bag to it
+starts radar_depth_node as its own process with compact_depth (shipped; trained on these worlds), plays the bag to it
 over ROS 2, records what it publishes into an output bag, evaluates the published depth against
 the ground truth, and prints the metrics table and where the report, preview and bag are.
 
---rgbd: instead, publishes the real RGB-D frames of ../shared/data/rgbd to depth_node (FastDepth)
-and checks that depth and points come back.
+--rgbd: instead, publishes the real RGB-D frames of ../shared/data/rgbd to depth_node (its default,
+the shipped FastDepth) and checks that depth and points come back.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1007,
                    help="seed of the sample bag (default: %(default)s, not one the compact model was trained on)")
     p.add_argument("--rate", type=float, default=1.0, help="playback rate of the bag (default: %(default)s)")
-    p.add_argument("--model", help="registered model name (default: the embedded compact_depth, else FastDepth)")
+    p.add_argument("--model", help="registered model name (default: compact_depth for the synthetic bag, which it "
+                                   "was trained for; depth_node's default, the shipped FastDepth, with --rgbd)")
     p.add_argument("--model-path", help="weights for --model (e.g. a local Depth Anything V2 directory)")
     p.add_argument("--out", default=str(REPO / "out" / "demo"), help="output folder (default: out/demo in the checkout)")
     p.add_argument("--cache", default=str(REPO / ".cache" / "demo"), help="where the sample bag is kept (default: .cache/demo)")
@@ -75,8 +76,7 @@ def bag_demo(args: argparse.Namespace) -> int:
     shutil.rmtree(out / "output_bag", ignore_errors=True)
     argv = [str(bag), "--report", str(out / "report"), "--live", "--rate", str(args.rate),
             "--output-bag", str(out / "output_bag"), "-p", "cloud_decimation:=2", "--samples", "3"]
-    if args.model:
-        argv += ["--model", args.model]
+    argv += ["--model", args.model or "compact_depth"]
     if args.model_path:
         argv += ["--model-path", args.model_path]
     started = time.monotonic()
@@ -103,17 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def rgbd_demo(args: argparse.Namespace) -> int:
-    """Real frames of an RGB-D manifest through depth_node (FastDepth), with AbsRel per frame."""
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
+    """Real frames of an RGB-D manifest through depth_node (its default model), with AbsRel per frame."""
+    from depth_ros.ros.params import params_for
 
-    shared = default_shared_dir()
-    if not args.model_path and shared is not None:
-        args.model_path = str(shared / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite")
-    args.model = args.model or "fastdepth_tflite"
-    if not args.model_path:
-        print("depth-ros-demo: no model weights found. Pass --model-path (e.g. the FastDepth TFLite file, or a local "
-              "Depth Anything V2 directory with --model depth_anything_v2_small).", file=sys.stderr)
-        return 2
+    args.model = args.model or {p.name: p.default for p in params_for("depth_node")}["model"]
     if not args.manifest or not Path(args.manifest).is_file():
         print(f"depth-ros-demo: RGB-D manifest not found: '{args.manifest}'. Pass --manifest.", file=sys.stderr)
         return 2
@@ -129,7 +122,7 @@ def rgbd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     frames = load_manifest(args.manifest)
-    cmd = node_command("depth_node", params={"model": args.model, "model_path": args.model_path,
+    cmd = node_command("depth_node", params={"model": args.model, "model_path": args.model_path or "",
                                              "queue_policy": "fifo", "queue_size": 4})
     print(f"starting: {' '.join(cmd)}")
     rclpy.init()

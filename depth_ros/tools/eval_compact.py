@@ -86,7 +86,7 @@ def run_pipeline(model: Any, seq: Any, fusion: Any, max_depth: float,
             m = depth_metrics(result.depth, item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
             gt_valid = valid_mask(np.ones_like(item.depth), item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
             row = {**m.to_dict(), "coverage": m.count / max(int(gt_valid.sum()), 1),
-                   "source": result.scale_source}
+                   "source": result.scale_source, "radar_points": int(result.info.get("radar_points", 0))}
             rows.append(row)
             if progress is not None:
                 progress(1)

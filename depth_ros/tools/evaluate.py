@@ -208,7 +208,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("bag", help="bag to evaluate (rosbag2 directory, .mcap/.db3 file, or ROS 1 .bag)")
     p.add_argument("--report", required=True, help="folder for metrics.json, report.md and the plots (created)")
-    p.add_argument("--model", help="registered model name (default: the params file's, else compact_depth)")
+    p.add_argument("--model", help="registered model name (default: the params file's, else the node's default)")
     p.add_argument("--model-path", help="weights file or directory for --model")
     p.add_argument("--params", help="ROS params YAML for the node (default: radar_depth_node.params.yaml next to the "
                    "bag, as depth-ros-simulate writes it, when present)")
@@ -258,8 +258,6 @@ def node_values(args: argparse.Namespace, bag_path: Path, topics: Topics) -> tup
     if args.model:
         overrides["model"] = args.model
         overrides.setdefault("model_path", "")
-    elif "model" not in overrides:
-        overrides["model"] = default_model()
     if args.model_path:
         overrides["model_path"] = args.model_path
     if topics.radar is None:
@@ -268,13 +266,6 @@ def node_values(args: argparse.Namespace, bag_path: Path, topics: Topics) -> tup
         overrides["imu.enabled"] = False
     overrides["queue_policy"], overrides["queue_size"] = "fifo", 100  # evaluate every frame
     return node, resolve_values(node, overrides), params_file
-
-
-def default_model() -> str:
-    """The embedded compact model when it is registered, else FastDepth."""
-    from depth_ros.models.registry import available_models
-
-    return "compact_depth" if "compact_depth" in available_models() else "fastdepth_tflite"
 
 
 def main(argv: list[str] | None = None) -> int:

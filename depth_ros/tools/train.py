@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bags", nargs="+", type=Path, default=[], metavar="BAG",
                    help="bags written by depth-ros-simulate (image, depth ground truth, camera_info, radar, IMU, "
                         "/tf_static); image and depth are paired by header stamp")
+    g.add_argument("--rgbd", nargs="+", default=[], metavar="MANIFEST[@SETS]",
+                   help="real RGB-D frames: a manifest.json (layout of shared/data/rgbd), optionally only some of its "
+                        "sets (MANIFEST@set_a,set_b); radar is simulated from each frame's ground truth. Their image "
+                        "size must match the other runs (320x240 for the default --width/--height)")
+    g.add_argument("--rgbd-repeat", type=int, default=1, metavar="K",
+                   help="use each --rgbd source K times, each with its own radar draw (weights real frames "
+                        "against generated ones)")
+    g.add_argument("--val-rgbd", nargs="+", default=[], metavar="MANIFEST[@SETS]",
+                   help="real RGB-D frames for validation (never frames that --rgbd trains on)")
     g.add_argument("--seconds", type=float, default=20.0, help="length of each generated run (s)")
     g.add_argument("--width", type=int, default=320, help="image width of generated runs")
     g.add_argument("--height", type=int, default=240, help="image height of generated runs")
@@ -363,11 +372,17 @@ def _param_groups(module: Any, weight_decay: float) -> list[dict]:
 
 def check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     """Reject bad option values with a one-line error (exit 1)."""
-    if not a.generate and not a.bags:
-        p.error("no training data: give --generate RUNS and/or --bags BAG ...")
+    if not a.generate and not a.bags and not a.rgbd:
+        p.error("no training data: give --generate RUNS, --bags BAG ... and/or --rgbd MANIFEST ...")
     for bag in a.bags:
         if not Path(bag).exists():
             p.error(f"--bags {bag}: no such bag")
+    for option, sources in (("--rgbd", a.rgbd), ("--val-rgbd", a.val_rgbd)):
+        for source in sources:
+            if not Path(str(source).partition("@")[0]).is_file():
+                p.error(f"{option} {source}: no such manifest file")
+    if a.rgbd_repeat < 1:
+        p.error(f"--rgbd-repeat must be >= 1, got {a.rgbd_repeat}")
     for name in ("seconds", "val_seconds", "lr", "max_depth"):
         value = getattr(a, name)
         if not (math.isfinite(value) and value > 0):
@@ -416,7 +431,7 @@ def load_data(args: argparse.Namespace, progress: bool) -> tuple[list, list]:
     """(training records, validation records) from the options."""
     from tqdm import tqdm
 
-    from depth_ros.tools.train_data import load_or_generate, parse_runs, read_bag_record
+    from depth_ros.tools.train_data import load_or_generate, parse_rgbd_source, parse_runs, read_bag_record, rgbd_record
 
     runs = parse_runs(args.generate, args.seconds, args.width, args.height) if args.generate else []
     val_runs = ([] if str(args.val).lower() == "none"
@@ -426,9 +441,15 @@ def load_data(args: argparse.Namespace, progress: bool) -> tuple[list, list]:
         from depth_ros.core.errors import InvalidInputError
 
         raise InvalidInputError(f"validation runs {sorted(overlap)} are also training runs")
+    rgbd = [parse_rgbd_source(t) for t in args.rgbd]
+    val_rgbd = [parse_rgbd_source(t) for t in args.val_rgbd]
+    if not _disjoint_sets(rgbd, val_rgbd):
+        from depth_ros.core.errors import InvalidInputError
+
+        raise InvalidInputError("--val-rgbd names frames that --rgbd trains on")
     train, val = [], []
-    with tqdm(total=len(runs) + len(args.bags) + len(val_runs), desc="data", unit="run", disable=not progress,
-              file=sys.stderr, leave=False) as bar:
+    total = len(runs) + len(args.bags) + len(val_runs) + len(rgbd) * args.rgbd_repeat + len(val_rgbd)
+    with tqdm(total=total, desc="data", unit="run", disable=not progress, file=sys.stderr, leave=False) as bar:
         for run in runs:
             bar.set_postfix_str(run.name)
             train.append(load_or_generate(run, args.cache, args.max_depth).subsample(args.frame_stride))
@@ -437,9 +458,18 @@ def load_data(args: argparse.Namespace, progress: bool) -> tuple[list, list]:
             bar.set_postfix_str(str(bag))
             train.append(read_bag_record(Path(bag), args.max_depth).subsample(args.frame_stride))
             bar.update(1)
+        for manifest, sets in rgbd:
+            for k in range(args.rgbd_repeat):
+                bar.set_postfix_str(f"rgbd {manifest.parent.name}")
+                train.append(rgbd_record(manifest, sets, seed=args.seed + k, max_depth=args.max_depth))
+                bar.update(1)
         for run in val_runs:
             bar.set_postfix_str(f"val {run.name}")
             val.append(load_or_generate(run, args.cache, args.max_depth).subsample(args.val_stride))
+            bar.update(1)
+        for manifest, sets in val_rgbd:
+            bar.set_postfix_str(f"val rgbd {manifest.parent.name}")
+            val.append(rgbd_record(manifest, sets, seed=10_000, max_depth=args.max_depth))
             bar.update(1)
     sizes = {r.rgb.shape[1:3] for r in train + val}
     if len(sizes) != 1:
@@ -447,6 +477,20 @@ def load_data(args: argparse.Namespace, progress: bool) -> tuple[list, list]:
 
         raise InvalidInputError(f"all runs must have one image size, got {sorted(sizes)}")
     return train, val
+
+
+def _disjoint_sets(train: list[tuple[Path, str | None]], val: list[tuple[Path, str | None]]) -> bool:
+    """True when no validation source shares a manifest set with a training source."""
+    from depth_ros.tools.rgbd_dataset import manifest_sets
+
+    def sets_of(manifest: Path, sets: str | None) -> set[str]:
+        return set(sets.split(",")) if sets else manifest_sets(manifest)
+
+    for m, sets in train:
+        for vm, vsets in val:
+            if m.resolve() == vm.resolve() and sets_of(m, sets) & sets_of(vm, vsets):
+                return False
+    return True
 
 
 def validate(adapter: Any, records: list, radius: int, max_depth: float, batch: int = 8) -> dict[str, float]:

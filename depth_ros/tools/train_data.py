@@ -207,6 +207,41 @@ def load_or_generate(run: RunSpec, cache_dir: Path | None, max_depth: float = 40
     return record
 
 
+def rgbd_record(manifest: Path, sets: str | None = None, seed: int = 0, max_depth: float = 40.0) -> Record:
+    """Frames of an RGB-D manifest (optionally only ``sets``, comma-separated) with simulated radar points.
+
+    Each frame is an independent scene: one radar scan is simulated from its ground truth (seeded by
+    ``seed`` and the frame's position) and projected as the pipeline would (`simulated_radar_points`).
+    Ground truth beyond ``max_depth`` becomes NaN.
+    """
+    from depth_ros.tools.rgbd_dataset import load_manifest, select_sets, simulated_radar_points
+
+    frames = select_sets(load_manifest(manifest), sets)
+    if not frames:
+        raise InvalidInputError(f"{manifest}: no frames{f' in sets {sets}' if sets else ''}")
+    rgbs, depths, points = [], [], []
+    for i, frame in enumerate(frames):
+        _, proj = simulated_radar_points(frame, np.random.default_rng([seed, i]))
+        depth = np.where(frame.depth <= max_depth, frame.depth, np.nan)
+        rgbs.append(frame.rgb)
+        depths.append(depth.astype(np.float16))
+        points.append(np.column_stack([proj.uv, proj.depth]).astype(np.float32) if proj is not None
+                      else np.zeros((0, 3), np.float32))
+    sizes = {r.shape for r in rgbs}
+    if len(sizes) != 1:
+        raise InvalidInputError(f"{manifest}: frames of different sizes {sorted(sizes)}")
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in points])]).astype(np.int64)
+    name = f"{manifest}{'@' + sets if sets else ''}"
+    return Record(name, np.stack(rgbs), np.stack(depths), np.concatenate(points), offsets,
+                  np.arange(len(frames), dtype=np.int64) * 100_000_000)
+
+
+def parse_rgbd_source(text: str) -> tuple[Path, str | None]:
+    """``MANIFEST`` or ``MANIFEST@SET,SET`` -> (manifest path, sets or None)."""
+    path, _, sets = str(text).partition("@")
+    return Path(path), (sets or None)
+
+
 def _transform(tf: Any) -> RigidTransform:
     t, q = tf.translation, tf.rotation
     return RigidTransform.from_translation_quaternion((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))

@@ -121,6 +121,31 @@ def test_train_runs_and_resume_continues_exactly(tmp_path: Path, cache: Path):
     assert model.predict(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64)
 
 
+def test_fine_tunes_on_real_rgbd_frames_held_apart_from_validation(tmp_path: Path, shared_dir: Path, capsys):
+    from depth_ros.tools.train_data import rgbd_record
+
+    manifest = shared_dir / "data" / "rgbd_train" / "manifest.json"
+    if not manifest.is_file():
+        pytest.skip(f"{manifest} is missing")
+    record = rgbd_record(manifest, "tum_fr1_360_sample", seed=0)
+    assert len(record) == 2 and record.rgb.shape[1:] == (240, 320, 3)
+    assert all(len(record.points(k)) >= 10 for k in range(len(record)))  # simulated radar per frame
+    u, v, z = record.points(0).T
+    gt = record.depth[0].astype(np.float32)[np.rint(v).astype(int), np.rint(u).astype(int)]
+    ok = np.isfinite(gt)
+    assert np.median(np.abs(np.log(z[ok] / gt[ok]))) < 0.15  # the radar measures the real scene
+    out = tmp_path / "ft"
+    argv = ["--init", "shipped", "--rgbd", f"{manifest}@tum_fr1_360_sample", "--rgbd-repeat", "2", "--val", "none",
+            "--val-rgbd", f"{manifest}@tum_fr3_cabinet_kf", "--epochs", "1", "--steps-per-epoch", "1",
+            "--batch-size", "2", "--threads", "1", "--no-onnx", "--no-progress", "--out", str(out)]
+    assert train_tool.main(argv) == 0
+    history = json.loads((out / "history.json").read_text())["history"]
+    assert history[-1]["absrel_prior"] > 0 and (out / "best" / "model.safetensors").is_file()
+    capsys.readouterr()
+    assert train_tool.main(argv[:-1] + [str(tmp_path / "overlap")] + ["--val-rgbd", str(manifest)]) == 1
+    assert "--val-rgbd names frames that --rgbd trains on" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--out", "x"], "no training data"),
     (["--generate", "moon:1", "--out", "x"], "unknown scene"),

@@ -29,7 +29,11 @@ def test_builtin_names_and_specs() -> None:
         assert required in names
     fd = get_spec("fastdepth_tflite")
     assert (fd.backend, fd.output_kind, fd.input_size) == ("tflite", OutputKind.METRIC, (224, 224))
-    assert fd.default_path is None and fd.env_subpath == "fastdepth_224_int8/fast_depth_224.tflite"
+    assert fd.env_subpath == "fastdepth_224_int8/fast_depth_224.tflite"
+    assert Path(fd.default_path).is_file() and Path(fd.default_path).parent.name == "fastdepth_224_int8"  # shipped
+    tc = get_spec("tcmonodepth_small")
+    assert (tc.backend, tc.output_kind, tc.short_side, tc.multiple_of) == ("onnx", OutputKind.RELATIVE_INVERSE, 256, 32)
+    assert (tc.mean, tc.std, tc.scale) == ((0.0,) * 3, (1.0,) * 3, 1.0)  # raw 0..255: the graph divides by 255
     for size in ("small", "base", "large"):
         da = get_spec(f"depth_anything_v2_{size}")
         assert da.output_kind is OutputKind.RELATIVE_INVERSE and (da.mean, da.std) == IMAGENET

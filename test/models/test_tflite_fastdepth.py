@@ -93,9 +93,9 @@ def test_load_options(fastdepth_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         load_model("fastdepth_tflite", path=str(fastdepth_path), input_size=(256, 256))
     with pytest.raises(InvalidInputError, match="cuda"):
         load_model("fastdepth_tflite", path=str(fastdepth_path), device="cuda")
-    with pytest.raises(ModelLoadError, match="model_path"):
-        load_model("fastdepth_tflite")
-    # $DEPTH_ROS_MODEL_DIR/fastdepth_224_int8/fast_depth_224.tflite is found without a path.
+    with load_model("fastdepth_tflite") as shipped:  # no path, no environment: the weights in the package
+        assert Path(shipped.path).parent.name == "fastdepth_224_int8" and "models/weights" in shipped.path
+    # $DEPTH_ROS_MODEL_DIR/fastdepth_224_int8/fast_depth_224.tflite comes first when it is set.
     monkeypatch.setenv("DEPTH_ROS_MODEL_DIR", str(fastdepth_path.parents[1]))
     model = load_model("fastdepth_tflite")
     assert Path(model.path) == fastdepth_path and model.spec.input_size == (224, 224)

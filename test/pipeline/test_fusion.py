@@ -50,14 +50,18 @@ def absrel(pred, gt):
     return float(np.mean(np.abs(pred[ok] - gt[ok]) / gt[ok]))
 
 
-def test_radar_scales_a_metric_model():
+@pytest.mark.parametrize("mode, limit", [("global", 0.03), ("spatial", 0.05)])
+def test_radar_scales_a_metric_model(mode, limit):
+    # The network's shape is exact: the global scale alone is right; the spatial stage may only add the
+    # local noise of the radar returns it follows (4 deg elevation noise moves floor points by rows).
     gt = scene_depth()
-    stage = FusionStage(FusionConfig(radar_enabled=True, T_cam_radar=default_radar_extrinsic(), temporal=False), 0.1, 30)
+    stage = FusionStage(FusionConfig(radar_enabled=True, T_cam_radar=default_radar_extrinsic(), temporal=False,
+                                     scale_mode=mode), 0.1, 30)
     stage.add_radar(radar_scan(gt, 100))
     out = stage.align(gt * 0.7, "metric", CAM, 100, stage.radar_points(CAM, 100))
     assert out.metric and out.source == "radar"
     assert out.info["scale"] == pytest.approx(1 / 0.7, rel=0.03)
-    assert absrel(out.depth, gt) < 0.03
+    assert absrel(out.depth, gt) < limit
     assert out.confidence.shape == gt.shape and 0 <= out.confidence.min() and out.confidence.max() <= 1
 
 

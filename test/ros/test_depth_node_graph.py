@@ -229,7 +229,7 @@ def test_newest_frame_policy_drops_and_counts(graph_factory, rgbd_frames):
 
 @pytest.mark.slow
 def test_depth_node_as_a_process_with_the_params_file(ros, rgbd_frames, tmp_path):
-    """The shipped params file and nothing else: the embedded compact_depth model, no weights to pass."""
+    """The shipped params file and nothing else: the shipped FastDepth weights, no download, no model_path."""
     from depth_ros.ros.node_process import NodeProcess, node_command
 
     repo = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -248,12 +248,14 @@ def test_depth_node_as_a_process_with_the_params_file(ros, rgbd_frames, tmp_path
             client.publish_frame(frame.rgb, frame.camera, 77, frame_id="cam")
             out = client.wait_for(77, ("depth", "info", "points"), 20)
             assert out is not None, log.read_text()
-            assert proc.alive() and "model 'compact_depth' loaded" in log.read_text()
+            assert proc.alive() and "model 'fastdepth_tflite' loaded" in log.read_text()
+            from depth_ros.core.metrics import depth_metrics
             from depth_ros.ros.conversions import image_to_depth_m
 
             metres = image_to_depth_m(out.depth)
             depth = metres[np.isfinite(metres)]
             assert depth.size > 0.5 * metres.size and 0.1 < float(np.median(depth)) < 40.0  # metres
+            assert depth_metrics(metres, frame.depth).absrel < 0.4  # real metres on a real frame
         assert proc.proc.returncode == 0, log.read_text()
     finally:
         client.destroy_node()

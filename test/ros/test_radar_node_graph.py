@@ -112,6 +112,39 @@ def test_radar_depth_matches_the_offline_pipeline_and_is_metric(graph, rgbd_fram
     assert float(values["scale"]) == pytest.approx(offline.info["scale"], rel=1e-3) and "fit_residual" in values
 
 
+def test_default_model_is_shipped_and_radar_makes_it_metric(ros, rgbd_frames):
+    """radar_depth_node with nothing but its defaults: the shipped relative network, made metric by radar."""
+    node = DepthNode("radar_depth_node", namespace="d", parameter_overrides=[
+        Parameter("radar.translation", value=RADAR_T), Parameter("diagnostics_period", value=0.2)])
+    client = FrameClient("default_client", namespace="d", extra_topics={"/diagnostics": DiagnosticArray})
+    radar_pub = client.create_publisher(PointCloud2, "radar/points", 10)
+    ex = MultiThreadedExecutor(num_threads=2)
+    ex.add_node(node)
+    ex.add_node(client)
+    try:
+        assert node.active and node.config.model == "tcmonodepth_small"
+        assert node._model.spec.output_kind.value == "relative_inverse"
+        assert client.wait_for_subscribers(10, ex, radar_pub)
+        frame = rgbd_frames[9]
+        stamp = 6_000_000_000
+        msg, _ = radar_msg(frame, stamp, seed=3)
+        radar_pub.publish(msg)
+        spin(ex, 0.3)
+        client.publish_frame(frame.rgb, frame.camera, stamp, frame_id="camera_optical_frame")
+        out = client.wait_for(stamp, ("depth",), 15, ex)
+        assert out is not None
+        spin(ex, 0.5)
+        assert depth_metrics(image_to_depth_m(out.depth), frame.depth).absrel < 0.3  # metres, not relative
+        statuses = [s for m in client.extra["/diagnostics"] for s in m.status if "radar_depth_node" in s.name]
+        values = {kv.key: kv.value for kv in statuses[-1].values}
+        assert values["depth_kind"] == "metric" and values["scale_source"] == "radar"
+        assert values["radar_fit"] in ("scale", "affine") and values["radar_fit_quality"] in ("full", "subset")
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        client.destroy_node()
+
+
 def _cloud(fields, data, n, point_step):
     msg = PointCloud2(header=make_header(1, "radar_link"), height=1, width=n, point_step=point_step,
                       row_step=n * point_step, is_dense=False)
