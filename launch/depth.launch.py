@@ -1,6 +1,6 @@
 """Start depth_node: camera image (+ CameraInfo) in, metric depth, camera info and cloud out.
 
-Example (the embedded compact_depth model; pass model:=... model_path:=... for another):
+Example (the shipped FastDepth weights; pass model:=... model_path:=... for another):
   ros2 launch depth_ros depth.launch.py image:=/camera/color/image_raw \
       camera_info:=/camera/color/camera_info
 """

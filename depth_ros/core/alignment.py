@@ -34,8 +34,8 @@ Steps (log-depth residuals ``r = log(target / implied depth)`` throughout):
    Otherwise the largest consistent subset (RANSAC consensus at the tolerance) when it holds at
    least ``min_subset_fraction`` of the points and ``min_points``: ``subset``. Otherwise the median
    ``scale`` fit of all points: ``scale_only``.
-6. Per-point weights ``1 / (1 + (r / (2 sigma))^2)`` (sigma: the fit's robust residual spread,
-   at least ``huber_delta``) replace accept/reject for what comes after (spatial correction).
+6. The fit's covariance is inflated by the quality (``QUALITY_NOISE``), so that a temporal filter
+   weighs a degraded fit less instead of accepting or rejecting it whole.
 
 Metric networks also get a saturation mask: points where the network sits at its own range limit
 (``saturation_depth``) say nothing about its scale and are left out of the fit; the caller marks
@@ -47,10 +47,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
-from depth_ros.core.scale import MAD_TO_SIGMA, AffineScale, ScaleFit, apply_fit, fit_scale, normalize_kind
+from depth_ros.core.scale import AffineScale, ScaleFit, apply_fit, fit_scale, mad_sigma, median, normalize_kind
 
 QUALITIES = ("full", "subset", "scale_only", "few_points")
 # Measurement-noise inflation for the temporal filter per quality: a degraded fit moves the filter less.
@@ -93,9 +94,10 @@ class Alignment:
     """What `align_points` chose.
 
     ``fit`` is an inverse-kind `ScaleFit` (``1 / depth = scale * x + shift``) on the network's inverse
-    prediction x: the prediction itself, or ``1 / pred`` for a metric network (``reciprocal``).
-    ``residuals`` and ``weights`` are over the input points (NaN / 0 for invalid and saturated ones);
-    ``saturated`` marks the points left out as saturated.
+    prediction x: the prediction itself, or ``1 / pred`` for a metric network (``reciprocal``); its
+    ``inliers`` and ``n_points`` are over the input points, its covariance inflated by the quality
+    (a degraded fit moves a temporal filter less). ``saturated`` marks the points left out as
+    saturated.
     """
 
     fit: ScaleFit
@@ -104,10 +106,7 @@ class Alignment:
     quality: str
     reason: str
     tolerance: float
-    residuals: np.ndarray
-    weights: np.ndarray
     saturated: np.ndarray
-    n_points: int
     candidates: dict[str, float] = field(default_factory=dict)  # model -> information criterion
 
     @property
@@ -135,11 +134,28 @@ def apply_inverse_fit(pred_map: np.ndarray, fit: AffineScale, reciprocal: bool, 
     """
     if not reciprocal:
         return apply_fit(pred_map, fit, max_depth)
-    if float(fit.shift) == 0.0:
-        return apply_fit(pred_map, _MetricScale(1.0 / float(fit.scale)), max_depth)
-    with np.errstate(divide="ignore"):
-        x = np.where(pred_map > 0, np.float32(1.0) / pred_map.astype(np.float32), np.float32(1e6))
-    return apply_fit(x.astype(np.float32, copy=False), fit, max_depth)
+    s, t = float(fit.scale), float(fit.shift)
+    if t == 0.0:
+        return apply_fit(pred_map, _MetricScale(1.0 / s), max_depth)
+    if not (math.isfinite(s) and s > 0 and math.isfinite(t)):
+        raise InvalidInputError(f"cannot apply a fit with scale={fit.scale} shift={fit.shift}")
+    pred = np.ascontiguousarray(pred_map, dtype=np.float32)
+    out = np.empty(pred.shape, np.float32)
+    _reciprocal_affine(pred.reshape(-1), np.float32(s), np.float32(t), np.float32(max_depth), out.reshape(-1))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _reciprocal_affine(pred, s, t, max_depth, out):  # pragma: no cover - compiled
+    """out = 1 / (s / pred + t) = pred / (s + t * pred) in one pass; NaN where undefined, <= max_depth."""
+    for i in range(pred.size):
+        p = pred[i]
+        den = s + t * p
+        if p > 0 and den > 0:
+            d = p / den
+            out[i] = d if d < max_depth else max_depth
+        else:
+            out[i] = np.nan
 
 
 def _cauchy_ic(r: np.ndarray, c: float, k: int) -> float:
@@ -149,8 +165,7 @@ def _cauchy_ic(r: np.ndarray, c: float, k: int) -> float:
 
 
 def _mad(x: np.ndarray) -> float:
-    x = x[np.isfinite(x)]
-    return MAD_TO_SIGMA * float(np.median(np.abs(x - np.median(x)))) if x.size else math.nan
+    return mad_sigma(x[np.isfinite(x)])
 
 
 def _inverse_residuals(x: np.ndarray, target: np.ndarray, s: float, t: float) -> np.ndarray:
@@ -170,11 +185,13 @@ def _scale_fit(x: np.ndarray, target: np.ndarray, config: AlignmentConfig, quali
         ok = np.isfinite(depth_like) & (target > 0)
         if not ok.any():
             return None
-        log_s = float(np.median(np.log(target[ok]) - np.log(depth_like[ok])))
+        log_s = median(np.log(target[ok]) - np.log(depth_like[ok]))
         inliers = ok.copy()
         res = _mad(np.log(target[ok]) - np.log(depth_like[ok]) - log_s)
-        return ScaleFit(math.exp(-log_s), 0.0, "inverse", int(ok.sum()), int(ok.sum()),
-                        res if math.isfinite(res) else 0.0, True, "", inliers)
+        res = res if math.isfinite(res) else 0.0
+        fit = ScaleFit(math.exp(-log_s), 0.0, "inverse", int(ok.sum()), int(ok.sum()), res, True, "", inliers)
+        fit.cov = np.diag([max(res, config.huber_delta) ** 2 / ok.sum(), 0.0])  # at least the Huber scale per point
+        return fit
     fit = fit_scale(depth_like, target, "metric", method=config.method, min_points=1, max_residual=_NO_GATE,
                     huber_delta=delta or config.huber_delta, min_inlier_fraction=0.0)
     if not (math.isfinite(fit.scale) and fit.scale > 0):
@@ -212,7 +229,7 @@ def _tied_shift_fit(x: np.ndarray, target: np.ndarray, start: ScaleFit, x_far: f
     if ok.sum() < 1:
         return None
     u, y = x[ok] - x_far, 1.0 / target[ok]
-    s = max(float(np.median((y - c0) / u)), 1e-12)
+    s = max(median((y - c0) / u), 1e-12)
     for _ in range(10):
         yh = s * u + c0
         r = np.log(yh / y)
@@ -265,19 +282,12 @@ def align_points(pred: np.ndarray, target: np.ndarray, kind: object, config: Ali
     tolerance = max(cfg.max_residual, cfg.range_tolerance * (spread if math.isfinite(spread) else 0.0))
 
     def result(fit: ScaleFit, model: str, quality: str, reason: str, ics: dict[str, float]) -> Alignment:
-        r = np.full(p.shape, np.nan)
-        r[valid] = _inverse_residuals(x_all[valid], z[valid], fit.scale, fit.shift)
-        sigma = max(fit.residual if math.isfinite(fit.residual) else cfg.huber_delta, cfg.huber_delta)
-        w = np.zeros(p.shape)
-        fin = np.isfinite(r) & use
-        w[fin] = 1.0 / (1.0 + (r[fin] / (2.0 * sigma)) ** 2)
-        noise = QUALITY_NOISE[quality] ** 2
-        fit.cov = np.asarray(fit.cov, dtype=np.float64) * noise
+        fit.cov = np.asarray(fit.cov, dtype=np.float64) * QUALITY_NOISE[quality] ** 2
         fit.ok = True
         inliers = np.zeros(p.shape, bool)
         inliers[np.flatnonzero(use)[fit.inliers]] = True  # every fit here has inliers over the used points
         fit.inliers, fit.n_points = inliers, int(valid.sum())
-        return Alignment(fit, model, k == "metric", quality, reason, tolerance, r, w, saturated, int(valid.sum()), ics)
+        return Alignment(fit, model, k == "metric", quality, reason, tolerance, saturated, ics)
 
     if n < cfg.min_points:
         fit = _scale_fit(x, zt, cfg, quality_median=True)

@@ -106,7 +106,8 @@ def _wmedian(x: np.ndarray, w: np.ndarray) -> float:
     return float(x[order][np.searchsorted(cw, 0.5 * cw[-1])])
 
 
-def _median(x: np.ndarray) -> float:
+def median(x: np.ndarray) -> float:
+    """Median of a non-empty 1-D array."""
     # np.median costs ~50 us of Python overhead on tiny arrays; this costs a few us.
     n = x.size
     lo, hi = (n - 1) // 2, n // 2
@@ -129,10 +130,11 @@ def _pairs(n: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
-def _mad_sigma(r: np.ndarray) -> float:
+def mad_sigma(r: np.ndarray) -> float:
+    """Robust standard deviation: 1.4826 x the median absolute deviation from the median (NaN when empty)."""
     if r.size == 0:
         return math.nan
-    return MAD_TO_SIGMA * _median(np.abs(r - _median(r)))
+    return MAD_TO_SIGMA * median(np.abs(r - median(r)))
 
 
 def _huber_w(r: np.ndarray, delta: float) -> np.ndarray:
@@ -226,8 +228,8 @@ class _Inverse:
         keep = np.abs(dx) > 0
         if not keep.any():
             return np.array([math.nan, math.nan])
-        s = _median((self.y[j] - self.y[i])[keep] / dx[keep])
-        return np.array([s, _median(self.y - s * self.x)])
+        s = median((self.y[j] - self.y[i])[keep] / dx[keep])
+        return np.array([s, median(self.y - s * self.x)])
 
     def hypotheses(self, rng: np.random.Generator, iterations: int) -> np.ndarray:
         n = self.x.size
@@ -355,7 +357,7 @@ def fit_scale(
             if done:
                 break
         fin = np.isfinite(r)
-        thr = max(INLIER_SIGMAS * _mad_sigma(r[fin]), huber_delta) if fin.any() else huber_delta
+        thr = max(INLIER_SIGMAS * mad_sigma(r[fin]), huber_delta) if fin.any() else huber_delta
         inl = np.abs(r) <= thr
     else:
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
@@ -378,7 +380,7 @@ def fit_scale(
             break
         theta = new
         r = model.residual(theta)
-        sigma = _mad_sigma(r[inl])
+        sigma = mad_sigma(r[inl])
         new_inl = np.abs(r) <= max(INLIER_SIGMAS * sigma, huber_delta)
         if np.array_equal(new_inl, inl):
             break
@@ -387,7 +389,7 @@ def fit_scale(
     r = model.residual(theta)
     n_in = int(inl.sum())
     inliers[np.flatnonzero(valid)[inl]] = True
-    res = _mad_sigma(r[inl]) if n_in else math.nan
+    res = mad_sigma(r[inl]) if n_in else math.nan
     scale, shift = model.params(theta)
     if not (math.isfinite(scale) and scale > 0):
         return fail("non-positive scale", theta, n_in, res)

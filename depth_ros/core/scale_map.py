@@ -32,7 +32,7 @@ import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.scale import MAD_TO_SIGMA as MAD_SIGMA
-from depth_ros.core.scale import sample_at
+from depth_ros.core.scale import median, sample_at
 
 
 class Consistency(NamedTuple):
@@ -302,7 +302,7 @@ class ScaleMapper:
         for _ in range(max(1, int(iterations))):
             kw = kernel * a[None, :]
             e = r - (kw @ r) / (self.prior_weight + kw.sum(axis=1))
-            sigma = max(MAD_SIGMA * float(np.median(np.abs(e))), floor)
+            sigma = max(MAD_SIGMA * median(np.abs(e)), floor)
             a = a0 / (1.0 + (e / (c * sigma)) ** 2)
         out[ok] = a
         kw = kernel * a[None, :]

@@ -43,7 +43,7 @@ from depth_ros.core.radar import (
     reject_clutter,
     to_camera,
 )
-from depth_ros.core.scale import ScaleFit, apply_fit, fit_scale, normalize_kind, sample_at
+from depth_ros.core.scale import ScaleFit, fit_scale, normalize_kind, sample_at
 from depth_ros.core.scale_filter import ScaleFilter
 from depth_ros.core.scale_map import ScaleMapper
 from depth_ros.core.timebuffer import TimeBuffer
@@ -311,9 +311,10 @@ class FusionStage:
         ok = np.isfinite(pred_pts)
         uv, target, pred_pts = proj.uv[ok], proj.depth[ok], pred_pts[ok]
         if kind == "inverse":
-            x_far = float(np.percentile(raw, FAR_PERCENTILE))
+            x_far = float(np.percentile(raw[::4, ::4], FAR_PERCENTILE))  # a 1/16 sample finds the far end
         else:
-            x_far = 1.0 / float(raw.max()) if raw.max() > 0 else None
+            top = float(raw.max())
+            x_far = 1.0 / top if top > 0 else None
         alignment = align_points(pred_pts, target, kind, self.alignment_config, x_far=x_far,
                                  far_depth=self.max_depth, saturation_depth=saturation_depth)
         if alignment is None:

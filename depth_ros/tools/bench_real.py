@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "fx, fy, cx, cy, width, height, set per frame); default: ../shared/data/rgbd")
     p.add_argument("--models", default=None,
                    help="comma-separated registered models (default: every model whose weights ship in the package)")
+    p.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH",
+                   help="load MODEL from PATH instead of its shipped weights (e.g. compact_depth=runs/mine/best); "
+                        "repeatable")
     p.add_argument("--seeds", type=int, default=3, help="radar draws per frame (seeds 0..N-1)")
     p.add_argument("--no-scaled", action="store_true", help="skip the 4-8x scaled frames")
     p.add_argument("--no-yard", action="store_true", help="skip the simulated yard run")
@@ -284,7 +287,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     t0 = time.perf_counter()
     frames = load_manifest(args.manifest)
     names = [m.strip() for m in args.models.split(",")] if args.models else shipped_models()
-    models = {name: load_model(name) for name in names}
+    paths = dict(item.split("=", 1) for item in args.weights)
+    models = {name: load_model(name, path=paths.get(name)) for name in names}
     for model in models.values():
         model.warmup()
     sets = list(dict.fromkeys(f.set for f in frames))
@@ -357,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--manifest {args.manifest}: no such file")
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    for item in args.weights:
+        if "=" not in item or not Path(item.split("=", 1)[1]).exists():
+            parser.error(f"--weights {item}: expected MODEL=PATH with an existing PATH")
     if not (math.isfinite(args.yard_seconds) and 1.0 <= args.yard_seconds <= 120.0):
         parser.error(f"--yard-seconds must be in [1, 120], got {args.yard_seconds}")
     try:
