@@ -71,25 +71,18 @@ def run_pipeline(model: Any, seq: Any, fusion: Any, max_depth: float,
                  progress: Callable[[int], None] | None = None) -> list[dict[str, float]]:
     """Play ``seq`` through a fresh `DepthPipeline`; per frame metrics plus ``coverage`` and the scale source."""
     from depth_ros.core.metrics import depth_metrics, valid_mask
-    from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
-    from depth_ros.tools.train_data import FRAME, IMU, RADAR, sequence_events
+    from depth_ros.pipeline.pipeline import DepthPipeline, PipelineConfig
+    from depth_ros.tools.train_data import play_sequence
 
     pipeline = DepthPipeline(model, PipelineConfig(min_depth=MIN_DEPTH, max_depth=max_depth), fusion)
     rows = []
-    for stamp, kind, item in sequence_events(seq):
-        if kind == IMU:
-            pipeline.fusion.add_imu(item)
-        elif kind == RADAR:
-            pipeline.fusion.add_radar(item)
-        elif kind == FRAME:
-            result = pipeline.process(Frame(item.rgb, seq.camera, stamp))
-            m = depth_metrics(result.depth, item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
-            gt_valid = valid_mask(np.ones_like(item.depth), item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
-            row = {**m.to_dict(), "coverage": m.count / max(int(gt_valid.sum()), 1),
-                   "source": result.scale_source, "radar_points": int(result.info.get("radar_points", 0))}
-            rows.append(row)
-            if progress is not None:
-                progress(1)
+    for item, result in play_sequence(pipeline, seq):
+        m = depth_metrics(result.depth, item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
+        gt_valid = valid_mask(np.ones_like(item.depth), item.depth, min_depth=MIN_DEPTH, max_depth=max_depth)
+        rows.append({**m.to_dict(), "coverage": m.count / max(int(gt_valid.sum()), 1),
+                     "source": result.scale_source, "radar_points": int(result.info.get("radar_points", 0))})
+        if progress is not None:
+            progress(1)
     return rows
 
 

@@ -154,6 +154,19 @@ def sequence_events(seq: Any) -> list[tuple[int, int, Any]]:
     return events
 
 
+def play_sequence(pipeline: Any, seq: Any) -> Iterator[tuple[Any, Any]]:
+    """Feed a `Sequence`'s IMU, radar and frames to a `DepthPipeline` in time order; yields (frame, result)."""
+    from depth_ros.pipeline.pipeline import Frame
+
+    for stamp, kind, item in sequence_events(seq):
+        if kind == IMU:
+            pipeline.fusion.add_imu(item)
+        elif kind == RADAR:
+            pipeline.fusion.add_radar(item)
+        else:
+            yield item, pipeline.process(Frame(item.rgb, seq.camera, stamp))
+
+
 def _record_from_events(name: str, events: Iterable[tuple[int, int, Any]], config: FusionConfig,
                         max_depth: float, camera_height: float = 0.0) -> Record:
     """Run a FusionStage over time-ordered events; a frame item is (rgb, depth, camera)."""

@@ -20,7 +20,7 @@ from depth_ros.core.metrics import depth_metrics, median_scale
 from depth_ros.models.base import DepthModel
 from depth_ros.models.spec import ModelSpec, OutputKind
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
-from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig, relative_inverse_to_relative_depth
+from depth_ros.pipeline.pipeline import DepthPipeline, PipelineConfig, relative_inverse_to_relative_depth
 from depth_ros.ros.diagnostics import scale_source_warning
 from depth_ros.tools.rgbd_dataset import simulated_radar_points
 
@@ -168,26 +168,20 @@ class QueueModel(DepthModel):
 
 def test_yard_run_with_a_relative_network_keeps_metric_scale():
     from depth_ros.sim.world import generate_sequence
-    from depth_ros.tools.train_data import FRAME, IMU, RADAR, sequence_events, sequence_fusion_config
+    from depth_ros.tools.train_data import play_sequence, sequence_fusion_config
 
     seq = generate_sequence("yard", 4.0, 1001)
     model = QueueModel(OutputKind.RELATIVE_INVERSE, [relative_standin(f.depth, k) for k, f in enumerate(seq.frames)])
     pipeline = DepthPipeline(model, PipelineConfig(0.1, 80.0), sequence_fusion_config(seq, radar=True, imu=True))
     seen, metric, fused, oracle = 0, 0, [], []
-    for stamp, kind, item in sequence_events(seq):
-        if kind == IMU:
-            pipeline.fusion.add_imu(item)
-        elif kind == RADAR:
-            pipeline.fusion.add_radar(item)
-        elif kind == FRAME:
-            result = pipeline.process(Frame(item.rgb, seq.camera, stamp))
-            if result.info.get("radar_points", 0) == 0:
-                continue  # before the first radar scan
-            seen += 1
-            metric += result.scale_source in ("radar", "filter")
-            fused.append(depth_metrics(result.depth, item.depth).absrel)
-            rel = relative_inverse_to_relative_depth(result.raw)
-            oracle.append(depth_metrics(rel * median_scale(rel, item.depth), item.depth).absrel)
+    for item, result in play_sequence(pipeline, seq):
+        if result.info.get("radar_points", 0) == 0:
+            continue  # before the first radar scan
+        seen += 1
+        metric += result.scale_source in ("radar", "filter")
+        fused.append(depth_metrics(result.depth, item.depth).absrel)
+        rel = relative_inverse_to_relative_depth(result.raw)
+        oracle.append(depth_metrics(rel * median_scale(rel, item.depth), item.depth).absrel)
     assert seen >= 30 and metric / seen >= 0.95
     assert np.mean(fused) <= np.mean(oracle)
 
