@@ -2,7 +2,8 @@
 # Creates or reuses the project's virtual environment (.venv) and installs what it needs.
 # Usage: source scripts/setup_env.sh [runtime|test]
 # Re-installs only when a requirements file or setup.py changed since the last run.
-set -euo pipefail
+# Sourced into the caller's shell: it sets no shell options (no set -e), every step checks its own
+# result and returns non-zero on failure.
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _profile="${1:-runtime}"
 _venv="${DEPTH_ROS_VENV:-$_root/.venv}"
@@ -14,7 +15,7 @@ if ! "$_py" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1
 fi
 if [ ! -x "$_venv/bin/python" ]; then
   echo "depth_ros: creating virtual environment in $_venv"
-  "$_py" -m venv "$_venv"
+  "$_py" -m venv "$_venv" || { echo "depth_ros: cannot create $_venv" >&2; return 1 2>/dev/null || exit 1; }
 fi
 
 _req="$_root/requirements.txt"
@@ -23,8 +24,11 @@ _stamp="$_venv/.depth_ros-$_profile.stamp"
 _hash="$(cat "$_root/requirements.txt" "$_req" "$_root/setup.py" "$_root/setup.cfg" | sha256sum | cut -c1-64)"
 if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_hash" ]; then
   echo "depth_ros: installing $_profile requirements (first run takes a few minutes)"
-  "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_req"
-  "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$_root"
+  if ! "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_req" ||
+     ! "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$_root"; then
+    echo "depth_ros: installing the $_profile requirements failed" >&2
+    return 1 2>/dev/null || exit 1
+  fi
   echo "$_hash" > "$_stamp"
 fi
 
@@ -32,7 +36,9 @@ if [ "$_profile" = "test" ] && ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.s
   # Open3D (the peer implementation in the cloud tests) links against libusb-1.0.
   echo "depth_ros: installing Debian's libusb-1.0-0 for Open3D"
   _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
-  $_sudo apt-get install -y -qq libusb-1.0-0 >/dev/null 2>&1 || { $_sudo apt-get update -qq && $_sudo apt-get install -y -qq libusb-1.0-0 >/dev/null; }
+  $_sudo apt-get install -y -qq libusb-1.0-0 >/dev/null 2>&1 ||
+    { $_sudo apt-get update -qq && $_sudo apt-get install -y -qq libusb-1.0-0 >/dev/null; } ||
+    { echo "depth_ros: cannot install libusb-1.0-0 (needed by Open3D in the tests)" >&2; return 1 2>/dev/null || exit 1; }
 fi
 
 export PATH="$_venv/bin:$PATH"

@@ -239,7 +239,7 @@ class FusionStage:
         c = self.config
         kind = normalize_kind(kind)
         info: dict[str, Any] = {"radar_points": 0, "radar_used": 0, "ground_points": 0}
-        gravity = self.gravity_optical()
+        gravity = self.gravity_optical(stamp_ns)
         if gravity is not None:
             roll, pitch = camera_roll_pitch(gravity)
             info["camera_roll_deg"], info["camera_pitch_deg"] = round(math.degrees(roll), 2), round(math.degrees(pitch), 2)

@@ -64,6 +64,7 @@ class DepthResult:
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     raw: np.ndarray | None = None  # the network's own output (metres or inverse-relative), for evaluation
+    gravity: np.ndarray | None = None  # unit gravity in the optical frame at the frame's time (None: no fresh IMU)
 
 
 class DepthPipeline:
@@ -135,6 +136,7 @@ class DepthPipeline:
         timings["total"] = t3 - t0
         result.timings = timings
         result.raw = raw
+        result.gravity = fusion.gravity_optical(frame.stamp_ns)
         return result
 
     def _limit_range(self, depth: np.ndarray) -> np.ndarray:

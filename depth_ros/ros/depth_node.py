@@ -305,7 +305,7 @@ class DepthNode(LifecycleNode):
         self.stats.frame_out(time.monotonic() - received, result.timings.get("model", 0.0))
 
     def _publish_nav(self, result: DepthResult, header: Any) -> None:
-        gravity = self.pipeline.fusion.gravity_optical()
+        gravity = result.gravity  # the attitude at this frame's time, as the ground fit used it
         obstacles_pub, scan_pub = self._pubs.get("obstacles"), self._pubs.get("scan")
         if obstacles_pub is not None and obstacles_pub.get_subscription_count() > 0:
             cloud = self.nav.obstacle_cloud(result, gravity)

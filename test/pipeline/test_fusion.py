@@ -156,3 +156,24 @@ def test_nan_radar_points_are_dropped_and_counted():
     pts = np.array([[1.0, 0.0, 0.0], [np.nan, 0, 0], [np.inf, 1, 1]])
     stage.add_radar(RadarScan(5, pts))
     assert stage.counters["radar_nonfinite_points"] == 2
+
+
+def test_result_carries_the_gravity_of_its_own_time():
+    """Navigation outputs use the attitude at the frame's stamp: none once the IMU has gone quiet."""
+    from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
+
+    class Flat:
+        spec = type("S", (), {"output_kind": type("K", (), {"value": "metric"})(), "input_channels": 3,
+                              "max_depth": 30.0})()
+
+        def predict(self, rgb, prior=None):
+            return np.full(rgb.shape[:2], 3.0, np.float32)
+
+    pipe = DepthPipeline(Flat(), PipelineConfig(0.1, 30.0), FusionConfig(imu_enabled=True))
+    for reading in gravity_imu_readings(n=50, t0=0):  # 0 .. 0.245 s, camera pitched down 8 deg
+        pipe.fusion.add_imu(reading)
+    rgb = np.zeros((CAM.height, CAM.width, 3), np.uint8)
+    fresh = pipe.process(Frame(rgb, CAM, 300_000_000))
+    expected = OPTICAL_FROM_BODY.R @ (rpy_to_matrix(0.0, PITCH, 0.0).T @ np.array([0.0, 0.0, -1.0]))
+    np.testing.assert_allclose(fresh.gravity, expected, atol=1e-6)
+    assert pipe.process(Frame(rgb, CAM, 5_000_000_000)).gravity is None  # 4.8 s after the last IMU sample
