@@ -53,7 +53,6 @@ import numpy as np
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.scale import AffineScale, ScaleFit, apply_fit, fit_scale, mad_sigma, median, normalize_kind
 
-QUALITIES = ("full", "subset", "scale_only", "few_points")
 # Measurement-noise inflation for the temporal filter per quality: a degraded fit moves the filter less.
 QUALITY_NOISE = {"full": 1.0, "subset": 2.0, "scale_only": 4.0, "few_points": 8.0}
 # Peak confidence per quality (multiplies the confidence map).

@@ -269,10 +269,10 @@ class ScaleMapper:
         shape errors are smooth, so true radar returns agree with their neighbours; clutter and
         ghosts do not, and an isolated point is judged by its own residual against 0 (the global fit).
 
-        ``gain`` = weighted mean |e| / weighted mean |r|: the leave-one-out error of the correction
-        relative to no correction. Below 1 the correction predicts points it has not seen; at 1 or
-        more the residuals are noise (radar errors larger than the network's) and correcting would
-        only copy that noise into the depth.
+        ``gain`` = sum(w |e|) / sum(w |r|): the leave-one-out error of the correction relative to no
+        correction, weighted by the final weights so that clutter does not decide. A smooth shape
+        error gives values far below 1; residuals that are mostly radar noise give values near 1
+        (somewhat below, as the weights favour the points that happen to agree).
         """
         pts = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
         z = np.asarray(target, dtype=np.float64).reshape(-1)
@@ -310,11 +310,6 @@ class ScaleMapper:
         base_error = float(np.dot(a, np.abs(r)))
         gain = float(np.dot(a, np.abs(e))) / base_error if base_error > 0 else math.inf
         return Consistency(out, gain)
-
-    def consistency_weights(self, uv: np.ndarray, target: np.ndarray, depth_at_points: np.ndarray,
-                            weights: np.ndarray | None = None) -> np.ndarray:
-        """The per-point weights of `consistency` (M,) in [0, 1]."""
-        return self.consistency(uv, target, depth_at_points, weights).weights
 
     @staticmethod
     def apply(depth: np.ndarray, correction: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

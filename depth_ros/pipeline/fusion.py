@@ -332,9 +332,12 @@ class FusionStage:
         """Local correction of ``depth`` in place from the points, weighted by their consistency.
 
         Points the global fit explains badly are where the local correction matters: their say is
-        decided by agreement with their neighbours (`ScaleMapper.consistency_weights`), not by the
+        decided by agreement with their neighbours (`ScaleMapper.consistency`), not by the
         global residual. A pass whose correction does not predict left-out points better than no
-        correction (`Consistency.gain` >= 1) is skipped. Returns the weights of the last pass.
+        correction (`Consistency.gain` >= 1) is skipped: then the residuals are mostly radar noise and
+        correcting would copy it into the depth (on the training frames this skips few passes; on a
+        network with an almost right shape it keeps the fusion better than the ground-truth median
+        scale). Returns the weights of the last pass.
         """
         d_pts = apply_inverse_fit(pred_pts.astype(np.float32), estimate, reciprocal, self.max_depth)
         weights, passes = None, []

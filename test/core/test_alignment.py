@@ -138,6 +138,12 @@ def test_consistency_weights_single_out_points_their_neighbours_disagree_with():
     r = 0.2 * (uv[:, 0] - 320) / 320  # smooth residual field: +-20 %
     target = d * np.exp(r)
     target[[7, 20]] *= 2.5  # ghosts
-    w = ScaleMapper(sigma_px=120.0, depth_sigma=math.inf, prior_weight=0.05).consistency_weights(uv, target, d)
+    mapper = ScaleMapper(sigma_px=120.0, depth_sigma=math.inf, prior_weight=0.05)
+    consistency = mapper.consistency(uv, target, d)
+    w = consistency.weights
     assert w[[7, 20]].max() < 0.1
     assert np.delete(w, [7, 20]).min() > 0.5
+    assert consistency.gain < 0.5  # the smooth field predicts left-out points: correcting generalises
+    gains = [mapper.consistency(uv, d * np.exp(np.random.default_rng(seed).normal(0.0, 0.1, len(uv))), d).gain
+             for seed in range(10)]  # residuals that are pure noise: nothing to predict
+    assert 0.75 < np.median(gains) < 1.25 and min(gains) > 2 * consistency.gain
