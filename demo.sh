@@ -3,5 +3,5 @@
 # Extra arguments go to depth-ros-demo (see ./demo.sh --help).
 set -euo pipefail
 cd "$(dirname "$0")"
-source scripts/setup_env.sh runtime
+source scripts/setup_env.sh demo
 exec depth-ros-demo "$@"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Creates or reuses the project's virtual environment (.venv) and installs what it needs.
-# Usage: source scripts/setup_env.sh [runtime|test]
+# Usage: source scripts/setup_env.sh [runtime|demo|test]
+#   runtime: the nodes with their shipped models (requirements-ros.txt, requirements.txt)
+#   demo:    + plots, simulator, benchmarks (requirements-tools.txt), what ./demo.sh needs
+#   test:    + every extra, the test tools and the linter (requirements-test.txt)
 # Re-installs only when a requirements file or setup.py changed since the last run.
 # Sourced into the caller's shell: it sets no shell options (no set -e), every step checks its own
 # result and returns non-zero on failure.
@@ -18,13 +21,17 @@ if [ ! -x "$_venv/bin/python" ]; then
   "$_py" -m venv "$_venv" || { echo "depth_ros: cannot create $_venv" >&2; return 1 2>/dev/null || exit 1; }
 fi
 
-_req="$_root/requirements.txt"
-[ "$_profile" = "test" ] && _req="$_root/requirements-test.txt"
+case "$_profile" in
+  runtime) _req="$_root/requirements.txt" ;;
+  demo) _req="$_root/requirements-tools.txt" ;;
+  test) _req="$_root/requirements-test.txt" ;;
+  *) echo "depth_ros: unknown profile '$_profile' (runtime, demo or test)" >&2; return 1 2>/dev/null || exit 1 ;;
+esac
 _stamp="$_venv/.depth_ros-$_profile.stamp"
-_hash="$(cat "$_root/requirements.txt" "$_req" "$_root/setup.py" "$_root/setup.cfg" | sha256sum | cut -c1-64)"
+_hash="$(cat "$_root"/requirements*.txt "$_root/setup.py" "$_root/setup.cfg" | sha256sum | cut -c1-64)"
 if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_hash" ]; then
   echo "depth_ros: installing $_profile requirements (first run takes a few minutes)"
-  if ! "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_req" ||
+  if ! "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_root/requirements-ros.txt" -r "$_req" ||
      ! "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$_root"; then
     echo "depth_ros: installing the $_profile requirements failed" >&2
     return 1 2>/dev/null || exit 1

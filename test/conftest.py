@@ -17,8 +17,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Each test session gets its own DDS domain so that parallel runs on one machine cannot hear each other.
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-# Large images over best-effort QoS need Fast DDS's big shared-memory segment (see config/).
-os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_large_data.xml"))
+# Large images over best-effort QoS need Fast DDS's big shared-memory segment (see depth_ros/config/).
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "depth_ros" / "config" / "fastdds_large_data.xml"))
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +51,21 @@ def ros():
     rclpy.init()
     yield
     rclpy.shutdown()
+
+
+@pytest.fixture
+def make_graph(ros):
+    """Makes graph_rig.Graph rigs (depth node + client + executor, same arguments); closes them, in
+    the order made, after the test."""
+    from graph_rig import Graph
+
+    made = []
+
+    def make(*args, **kwargs):
+        g = Graph(*args, **kwargs)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        g.close()

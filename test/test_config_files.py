@@ -1,4 +1,4 @@
-"""config/depth_ros.rviz only displays topics that depth_ros publishes (or the camera input it reads)."""
+"""depth_ros/config/depth_ros.rviz only displays topics that depth_ros publishes (or the camera input it reads)."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import yaml
 
 from depth_ros.ros.depth_node import INPUT_TOPICS, OUTPUT_TOPICS
 
-RVIZ = Path(__file__).resolve().parents[1] / "config" / "depth_ros.rviz"
+RVIZ = Path(__file__).resolve().parents[1] / "depth_ros" / "config" / "depth_ros.rviz"
 
 
 def _displays(items):

@@ -1,7 +1,7 @@
 """Launch files and configs against the package (ros2 launch is not installable here).
 
 Every executable a launch file starts is a console_script; every file it references exists and is
-installed by setup.py; every parameter in config/*.yaml is one the node really declares (checked
+installed by setup.py; every parameter in depth_ros/config/*.yaml is one the node really declares (checked
 on a real rclpy node), with the right type and inside its declared range; every launch argument
 has a description and every LaunchConfiguration refers to a declared argument.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import runpy
+import shutil
 import sys
 from glob import glob
 from pathlib import Path
@@ -45,11 +46,22 @@ def console_scripts(setup_kwargs):
 
 
 @pytest.fixture(scope="module")
-def launch_descriptions():
+def share_dir(setup_kwargs, tmp_path_factory) -> Path:
+    """share/depth_ros as an install lays it out from setup.py's data_files (what colcon installs)."""
+    prefix = tmp_path_factory.mktemp("install")
+    for dest, files in setup_kwargs["data_files"]:
+        (prefix / dest).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copy(REPO / f, prefix / dest)
+    return prefix / "share" / "depth_ros"
+
+
+@pytest.fixture(scope="module")
+def launch_descriptions(share_dir):
     saved = {k: sys.modules.get(k) for k in ("launch", "launch.actions", "launch.conditions", "launch.substitutions",
                                              "launch_ros", "launch_ros.actions", "ament_index_python",
                                              "ament_index_python.packages")}
-    launch_stubs.install({"depth_ros": str(REPO)})
+    launch_stubs.install({"depth_ros": str(share_dir)})
     try:
         out = {}
         for path in LAUNCH_FILES:
@@ -98,8 +110,8 @@ def test_setup_installs_launch_config_resource_and_manifest(setup_kwargs):
     installed = {Path(f).as_posix() for _, files in setup_kwargs["data_files"] for f in files}
     for path in LAUNCH_FILES:
         assert f"launch/{path.name}" in installed
-    for path in glob(str(REPO / "config" / "*")):
-        assert f"config/{Path(path).name}" in installed
+    for path in glob(str(REPO / "depth_ros" / "config" / "*")):
+        assert f"depth_ros/config/{Path(path).name}" in installed
     assert "resource/depth_ros" in installed and "package.xml" in installed
     assert (REPO / "resource" / "depth_ros").is_file()
 

@@ -51,7 +51,8 @@ import numba
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
-from depth_ros.core.scale import AffineScale, ScaleFit, apply_fit, fit_scale, mad_sigma, median, normalize_kind
+from depth_ros.core.output_kind import OutputKind, as_output_kind
+from depth_ros.core.scale import AffineScale, ScaleFit, apply_fit, fit_scale, mad_sigma, median
 
 # Measurement-noise inflation for the temporal filter per quality: a degraded fit moves the filter less.
 QUALITY_NOISE = {"full": 1.0, "subset": 2.0, "scale_only": 4.0, "few_points": 8.0}
@@ -122,7 +123,7 @@ class Alignment:
 class _MetricScale:
     scale: float
     shift: float = 0.0
-    kind: str = "metric"
+    kind: OutputKind = OutputKind.METRIC
 
 
 def apply_inverse_fit(pred_map: np.ndarray, fit: AffineScale, reciprocal: bool, max_depth: float) -> np.ndarray:
@@ -188,15 +189,16 @@ def _scale_fit(x: np.ndarray, target: np.ndarray, config: AlignmentConfig, quali
         inliers = ok.copy()
         res = _mad(np.log(target[ok]) - np.log(depth_like[ok]) - log_s)
         res = res if math.isfinite(res) else 0.0
-        fit = ScaleFit(math.exp(-log_s), 0.0, "inverse", int(ok.sum()), int(ok.sum()), res, True, "", inliers)
+        fit = ScaleFit(math.exp(-log_s), 0.0, OutputKind.RELATIVE_INVERSE, int(ok.sum()), int(ok.sum()), res, True, "",
+                       inliers)
         fit.cov = np.diag([max(res, config.huber_delta) ** 2 / ok.sum(), 0.0])  # at least the Huber scale per point
         return fit
-    fit = fit_scale(depth_like, target, "metric", method=config.method, min_points=1, max_residual=_NO_GATE,
+    fit = fit_scale(depth_like, target, OutputKind.METRIC, method=config.method, min_points=1, max_residual=_NO_GATE,
                     huber_delta=delta or config.huber_delta, min_inlier_fraction=0.0)
     if not (math.isfinite(fit.scale) and fit.scale > 0):
         return None
-    out = ScaleFit(1.0 / fit.scale, 0.0, "inverse", fit.n_points, fit.n_inliers, fit.residual, True, "",
-                   fit.inliers)
+    out = ScaleFit(1.0 / fit.scale, 0.0, OutputKind.RELATIVE_INVERSE, fit.n_points, fit.n_inliers, fit.residual,
+                   True, "", fit.inliers)
     cov = np.zeros((2, 2))
     cov[0, 0] = fit.cov[0, 0] if np.isfinite(fit.cov[0, 0]) else (fit.residual or 0.1) ** 2 / max(fit.n_inliers, 1)
     out.cov = cov
@@ -205,8 +207,8 @@ def _scale_fit(x: np.ndarray, target: np.ndarray, config: AlignmentConfig, quali
 
 def _affine_fit(x: np.ndarray, target: np.ndarray, config: AlignmentConfig, x_far: float | None,
                 far_depth: float, method: str | None = None, delta: float | None = None) -> ScaleFit | None:
-    fit = fit_scale(x, target, "inverse", method=method or config.method, min_points=2, max_residual=_NO_GATE,
-                    huber_delta=delta or config.huber_delta, min_inlier_fraction=0.0)
+    fit = fit_scale(x, target, OutputKind.RELATIVE_INVERSE, method=method or config.method, min_points=2,
+                    max_residual=_NO_GATE, huber_delta=delta or config.huber_delta, min_inlier_fraction=0.0)
     if not (math.isfinite(fit.scale) and fit.scale > 0 and math.isfinite(fit.shift)):
         return None
     if fit.reason.startswith("non-positive implied depth"):
@@ -241,13 +243,13 @@ def _tied_shift_fit(x: np.ndarray, target: np.ndarray, start: ScaleFit, x_far: f
     r = _inverse_residuals(x, target, s, c0 - s * x_far)
     sigma = _mad(r[ok])
     inliers = ok & (np.abs(r) <= max(3 * sigma, 0.1))
-    fit = ScaleFit(s, c0 - s * x_far, "inverse", int(ok.sum()), int(inliers.sum()), sigma, True,
+    fit = ScaleFit(s, c0 - s * x_far, OutputKind.RELATIVE_INVERSE, int(ok.sum()), int(inliers.sum()), sigma, True,
                    f"shift tied to the far limit {far_depth:g} m", inliers)
     fit.cov = start.cov.copy() if np.all(np.isfinite(start.cov)) else np.diag([sigma**2 / max(ok.sum(), 1), 0.0])
     return fit
 
 
-def align_points(pred: np.ndarray, target: np.ndarray, kind: object, config: AlignmentConfig | None = None,
+def align_points(pred: np.ndarray, target: np.ndarray, kind: OutputKind | str, config: AlignmentConfig | None = None,
                  x_far: float | None = None, far_depth: float = math.inf,
                  saturation_depth: float | None = None) -> Alignment | None:
     """Align network samples ``pred`` at points with metric depths ``target`` (see the module doc).
@@ -258,14 +260,14 @@ def align_points(pred: np.ndarray, target: np.ndarray, kind: object, config: Ali
     or more are left out). None when no valid point exists.
     """
     cfg = config or AlignmentConfig()
-    k = normalize_kind(kind)
+    metric = as_output_kind(kind) is OutputKind.METRIC
     p = np.asarray(pred, dtype=np.float64).reshape(-1)
     z = np.asarray(target, dtype=np.float64).reshape(-1)
     if p.shape != z.shape:
         raise InvalidInputError(f"pred and target differ in length: {p.size} != {z.size}")
-    valid = np.isfinite(p) & np.isfinite(z) & (z > 0) & ((p > 0) if k == "metric" else (p >= 0))
+    valid = np.isfinite(p) & np.isfinite(z) & (z > 0) & ((p > 0) if metric else (p >= 0))
     saturated = np.zeros(p.shape, bool)
-    if k == "metric" and saturation_depth is not None and math.isfinite(saturation_depth):
+    if metric and saturation_depth is not None and math.isfinite(saturation_depth):
         saturated = valid & (p >= cfg.saturation_fraction * saturation_depth)
     use = valid & ~saturated
     if not use.any():
@@ -275,7 +277,7 @@ def align_points(pred: np.ndarray, target: np.ndarray, kind: object, config: Ali
     if n == 0:
         return None
     with np.errstate(divide="ignore"):
-        x_all = p if k == "inverse" else np.where(p > 0, 1.0 / p, np.nan)
+        x_all = np.where(p > 0, 1.0 / p, np.nan) if metric else p
     x, zt = x_all[use], z[use]
     spread = _mad(np.log(zt))
     tolerance = max(cfg.max_residual, cfg.range_tolerance * (spread if math.isfinite(spread) else 0.0))
@@ -286,7 +288,7 @@ def align_points(pred: np.ndarray, target: np.ndarray, kind: object, config: Ali
         inliers = np.zeros(p.shape, bool)
         inliers[np.flatnonzero(use)[fit.inliers]] = True  # every fit here has inliers over the used points
         fit.inliers, fit.n_points = inliers, int(valid.sum())
-        return Alignment(fit, model, k == "metric", quality, reason, tolerance, saturated, ics)
+        return Alignment(fit, model, metric, quality, reason, tolerance, saturated, ics)
 
     if n < cfg.min_points:
         fit = _scale_fit(x, zt, cfg, quality_median=True)

@@ -27,17 +27,17 @@ import cv2
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
-from depth_ros.core.scale import normalize_kind
+from depth_ros.core.output_kind import OutputKind, as_output_kind
 
-KIND_BASE = {"metric": 1.0, "inverse": 0.8}
-KIND_FLOOR = {"metric": 0.4, "inverse": 0.25}
+KIND_BASE = {OutputKind.METRIC: 1.0, OutputKind.RELATIVE_INVERSE: 0.8}
+KIND_FLOOR = {OutputKind.METRIC: 0.4, OutputKind.RELATIVE_INVERSE: 0.25}
 
 
 def confidence_map(
     shape: tuple[int, int],
     uv: np.ndarray,
     fit_residual: float,
-    kind: str | object,
+    kind: OutputKind | str,
     base: float | None = None,
     support_sigma_px: float = 64.0,
     downsample: int = 8,
@@ -51,7 +51,7 @@ def confidence_map(
     (points outside the image are ignored); ``base`` and ``floor`` override the per-kind values.
     ``out`` (contiguous float32 (H, W)) is reused instead of allocating.
     """
-    k = normalize_kind(kind)
+    k = as_output_kind(kind)
     if len(shape) != 2 or int(shape[0]) < 1 or int(shape[1]) < 1:
         raise InvalidInputError(f"shape must be (H, W) with positive sides, got {shape}")
     height, width = int(shape[0]), int(shape[1])

@@ -40,3 +40,7 @@ class ModelOutputError(ModelError):
 
 class BagError(DepthRosError):
     """A bag cannot be read or written; the message names the file and, where known, the topic."""
+
+
+class MissingDependencyError(DepthRosError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""

@@ -8,8 +8,9 @@ unknown scale (or, for inverse-depth networks, an affine map of inverse depth), 
 ground, and those pixels give the metric scale without any range sensor.
 
 Scale conventions (what `ground_scale` returns, to be used only when ``ok``):
-* kind ``"metric"`` (pred is depth up to scale): ``depth = scale * pred``, shift = 0.
-* kind ``"inverse"`` (pred is relative inverse depth / disparity): ``1 / depth = scale * pred + shift``.
+* kind ``OutputKind.METRIC`` (pred is depth up to scale): ``depth = scale * pred``, shift = 0.
+* kind ``OutputKind.RELATIVE_INVERSE`` (pred is relative inverse depth / disparity):
+  ``1 / depth = scale * pred + shift``.
 (the same conventions as `depth_ros.core.scale.fit_scale`, which can take the correspondences).
 
 Accuracy: a tilt error of delta radians changes the prior at ground distance d by about
@@ -28,10 +29,7 @@ import numpy as np
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.imu import unit_gravity
-from depth_ros.core.scale import normalize_kind
-
-METRIC = "metric"
-INVERSE = "inverse"
+from depth_ros.core.output_kind import OutputKind, as_output_kind
 
 
 def _check_height(camera_height: float) -> float:
@@ -185,7 +183,7 @@ def _fit_inverse(
 def _ground_fit(
     pred: np.ndarray,
     prior: np.ndarray,
-    kind: str,
+    kind: OutputKind | str,
     step: int,
     tolerance: float,
     max_depth: float | None,
@@ -193,7 +191,7 @@ def _ground_fit(
     hypotheses: int,
     seed: int,
 ) -> _Fit:
-    kind = normalize_kind(kind)  # "metric" | "inverse" (also "relative_inverse", OutputKind)
+    metric = as_output_kind(kind) is OutputKind.METRIC
     pred = np.asarray(pred)
     prior = np.asarray(prior)
     if pred.ndim != 2 or pred.shape != prior.shape:
@@ -211,7 +209,7 @@ def _ground_fit(
     d = pred[row0::step, ::step]
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(p) & np.isfinite(d) & (p > 0)
-        if kind == METRIC:
+        if metric:
             valid &= d > 0
         if max_depth is not None:
             valid &= p <= max_depth
@@ -221,7 +219,7 @@ def _ground_fit(
         return _Fit(empty, empty, np.zeros(0), int(rr.size), math.nan, math.nan,
                     f"no ground candidates ({rr.size} pixels with a finite prior and prediction)")
     pv, dv = p[rr, cc], d[rr, cc]
-    if kind == METRIC:
+    if metric:
         inliers, scale, shift = _fit_metric(dv, pv, tolerance)
     else:
         inliers, scale, shift = _fit_inverse(dv, pv, tolerance, hypotheses, seed)
@@ -239,7 +237,7 @@ def _ground_fit(
 def ground_correspondences(
     pred: np.ndarray,
     prior: np.ndarray,
-    kind: object = METRIC,
+    kind: OutputKind | str = OutputKind.METRIC,
     *,
     step: int = 4,
     tolerance: float = 0.05,
@@ -253,8 +251,8 @@ def ground_correspondences(
 
     Works on every `step`-th pixel (rows and columns) with a finite prior, nearer than
     `max_depth` metres and at or below `min_row_fraction` of the image height; `pred` and
-    `prior` must have the same (H, W) (build the prior from `camera.scaled(W, H)`). "metric": the dominant mode of
-    log(prior / pred), inliers within `tolerance`. "inverse": a RANSAC line
+    `prior` must have the same (H, W) (build the prior from `camera.scaled(W, H)`). METRIC: the dominant mode of
+    log(prior / pred), inliers within `tolerance`. RELATIVE_INVERSE: a RANSAC line
     1/prior = a * pred + b, inliers within `tolerance` relative inverse depth. At most
     `max_points` inliers come back, evenly spread over the raster order (deterministic).
     """
@@ -269,7 +267,7 @@ def ground_correspondences(
 def ground_scale(
     pred: np.ndarray,
     prior: np.ndarray,
-    kind: object = METRIC,
+    kind: OutputKind | str = OutputKind.METRIC,
     *,
     min_inliers: int = 50,
     min_inlier_fraction: float = 0.2,
@@ -280,9 +278,9 @@ def ground_scale(
     hypotheses: int = 128,
     seed: int = 0,
 ) -> GroundScale:
-    """Scale (and shift for "inverse") from the ground alone; NaN scale/shift unless ok.
+    """Scale (and shift for RELATIVE_INVERSE) from the ground alone; NaN scale/shift unless ok.
 
-    "metric": depth = scale * pred. "inverse": 1 / depth = scale * pred + shift.
+    METRIC: depth = scale * pred. RELATIVE_INVERSE: 1 / depth = scale * pred + shift.
     n_inliers counts ground pixels on the `step` grid.
     """
     fit = _ground_fit(pred, prior, kind, step, tolerance, max_depth, min_row_fraction, hypotheses, seed)

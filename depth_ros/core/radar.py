@@ -6,7 +6,7 @@ Per image the pipeline is::
     scans = accumulator.scans_for(image_stamp)                     # fresh scans only
     pts = to_camera(scan.points, T_cam_radar, R_motion, t_motion)    # optical frame, image time
     proj = project_points(pts, camera, min_depth, max_depth)         # full lens model
-    keep = reject_clutter(proj, network_map, "inverse")             # ghosts/multipath out
+    keep = reject_clutter(proj, network_map, OutputKind.RELATIVE_INVERSE)  # ghosts/multipath out
     prior, mask = rasterize_prior(proj.uv[keep], proj.depth[keep], shape, radius_px)
 
 Depth is the optical-frame z (as in depth images), not the radar range. Frames: see
@@ -25,12 +25,11 @@ import numpy as np
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.output_kind import OutputKind, as_output_kind
 from depth_ros.core.sampling import window_median
 from depth_ros.core.timebuffer import TimeBuffer
 from depth_ros.core.transforms import RigidTransform
 
-METRIC = "metric"
-INVERSE = "inverse"
 # Fields ranked in this order decide which points survive the point cap.
 STRENGTH_FIELDS = ("snr", "intensity")
 
@@ -482,7 +481,7 @@ def _ordering_rejects(xp: np.ndarray, y: np.ndarray, res: np.ndarray, margin: fl
 def clutter_check(
     proj: RadarProjection,
     network_map: np.ndarray,
-    kind: str,
+    kind: OutputKind | str,
     *,
     window: int = 5,
     k: float = 3.0,
@@ -511,8 +510,7 @@ def clutter_check(
     With fewer than `min_points` verifiable points, or no monotone inverse fit (no pair with
     s > 0), nothing is fitted and every verifiable point is kept.
     """
-    if kind not in (METRIC, INVERSE):
-        raise InvalidInputError(f"network map kind must be '{METRIC}' or '{INVERSE}', got '{kind}'")
+    metric = as_output_kind(kind) is OutputKind.METRIC
     if not (k > 0 and floor >= 0 and ordering_margin >= 0 and 0 <= max_discordance):
         raise InvalidInputError(
             f"need k > 0, floor >= 0, ordering_margin >= 0, max_discordance >= 0; got k={k} floor={floor} "
@@ -520,7 +518,7 @@ def clutter_check(
         )
     m = len(proj)
     _check_inside(network_map, proj.uv)
-    net = window_median(network_map, proj.uv, window, positive=(kind == METRIC))
+    net = window_median(network_map, proj.uv, window, positive=metric)
     residual = np.full(m, np.nan)
     verified = np.isfinite(net)
     keep = verified.copy()
@@ -531,7 +529,7 @@ def clutter_check(
         return ClutterCheck(keep=keep, threshold=float("inf"), sigma=float("nan"), **base)
     with np.errstate(divide="ignore"):
         y = np.log(proj.depth[idx])
-    if kind == METRIC:
+    if metric:
         params, res = _fit_metric(np.log(net[idx]), y)
     else:
         fit = _fit_inverse(net[idx], y)
@@ -557,7 +555,8 @@ def clutter_check(
     )
 
 
-def reject_clutter(proj: RadarProjection, network_map: np.ndarray, kind: str, **options: Any) -> np.ndarray:
+def reject_clutter(proj: RadarProjection, network_map: np.ndarray, kind: OutputKind | str,
+                   **options: Any) -> np.ndarray:
     """Keep mask (M,) of the points consistent with the network map; see `clutter_check` for the
     rule and the keyword options."""
     return clutter_check(proj, network_map, kind, **options).keep

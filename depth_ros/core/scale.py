@@ -1,12 +1,12 @@
 """Global robust alignment of network depth to sparse metric points (radar, ground-plane prior).
 
-Two kinds of network output (``kind``):
+Two kinds of network output (``kind``, an `OutputKind` or its string, see `as_output_kind`):
 
-- ``"metric"``: the network returns metres with a per-scene scale error, so
-  ``target ≈ s * pred``. The fit is a robust location of ``log(target / pred)``; ``shift`` is 0.
-- ``"inverse"`` (alias ``"relative_inverse"``): the network returns inverse depth up to an
-  unknown scale and shift (Depth Anything relative, MiDaS), so ``1 / target ≈ s * pred + t``
-  with ``s > 0``.
+- ``OutputKind.METRIC`` (``"metric"``): the network returns metres with a per-scene scale error,
+  so ``target ≈ s * pred``. The fit is a robust location of ``log(target / pred)``; ``shift`` is 0.
+- ``OutputKind.RELATIVE_INVERSE`` (``"inverse"`` / ``"relative_inverse"``): the network returns
+  inverse depth up to an unknown scale and shift (Depth Anything relative, MiDaS), so
+  ``1 / target ≈ s * pred + t`` with ``s > 0``.
 
 Every residual, threshold and the reported spread are in natural-log depth units
 (0.1 ≈ 10 % depth error), for both kinds, so one set of thresholds serves both.
@@ -38,24 +38,15 @@ import cv2
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.output_kind import OutputKind, as_output_kind
 from depth_ros.core.sampling import window_median as sample_at  # noqa: F401  (re-exported)
 
-Kind = Literal["metric", "inverse"]
 Method = Literal["huber", "ransac"]
 
 MAD_TO_SIGMA = 1.4826
 INLIER_SIGMAS = 3.0
 _MAX_IRLS = 10
 _MAX_REFINE = 6
-_KIND_ALIASES = {"metric": "metric", "inverse": "inverse", "relative_inverse": "inverse"}
-
-
-def normalize_kind(kind: object) -> Kind:
-    """``"metric"`` or ``"inverse"`` from a string or an enum (``OutputKind``) with a string value."""
-    value = getattr(kind, "value", kind)
-    if isinstance(value, str) and value.lower() in _KIND_ALIASES:
-        return _KIND_ALIASES[value.lower()]  # type: ignore[return-value]
-    raise InvalidInputError(f"unknown depth kind {kind!r}; expected 'metric' or 'inverse' ('relative_inverse')")
 
 
 class AffineScale(Protocol):
@@ -68,7 +59,7 @@ class AffineScale(Protocol):
     def shift(self) -> float: ...
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> OutputKind: ...
 
 
 @dataclass
@@ -78,12 +69,12 @@ class ScaleFit:
     ``cov`` is the 2x2 covariance of (log scale, shift) from the inlier refit (the shift row and
     column are 0 for metric fits); `ScaleFilter` uses it as measurement noise. ``inliers`` is a
     mask over the input points (invalid inputs are False). ``scale``/``shift`` are NaN when no fit
-    could be computed at all.
+    could be computed at all. ``kind`` may be given as a string; it is stored as an `OutputKind`.
     """
 
     scale: float
     shift: float
-    kind: Kind
+    kind: OutputKind
     n_points: int
     n_inliers: int
     residual: float
@@ -91,6 +82,9 @@ class ScaleFit:
     reason: str
     inliers: np.ndarray
     cov: np.ndarray = field(default_factory=lambda: np.full((2, 2), np.nan))
+
+    def __post_init__(self) -> None:
+        self.kind = as_output_kind(self.kind)
 
 
 def _check_1d(name: str, a: object) -> np.ndarray:
@@ -275,7 +269,7 @@ class _Inverse:
 def fit_scale(
     pred: np.ndarray,
     target_depth: np.ndarray,
-    kind: Kind | str | object,
+    kind: OutputKind | str,
     method: Method = "huber",
     min_points: int = 5,
     max_residual: float = 0.25,
@@ -298,12 +292,13 @@ def fit_scale(
     ``min_inlier_fraction``; robust residual spread above ``max_residual``; scale <= 0;
     (inverse) an implied depth <= 0 at any valid point; (inverse) predictions too uniform.
     """
-    k = normalize_kind(kind)
+    k = as_output_kind(kind)
+    metric = k is OutputKind.METRIC
     if method not in ("huber", "ransac"):
         raise InvalidInputError(f"unknown fit method {method!r}; expected 'huber' or 'ransac'")
-    need = 1 if k == "metric" else 2
+    need = 1 if metric else 2
     if min_points < need:
-        raise InvalidInputError(f"min_points must be >= {need} for kind {k!r}, got {min_points}")
+        raise InvalidInputError(f"min_points must be >= {need} for kind {k.value!r}, got {min_points}")
     if not (max_residual > 0 and huber_delta > 0):
         raise InvalidInputError(f"max_residual and huber_delta must be > 0, got {max_residual}, {huber_delta}")
     if not 0.0 <= min_inlier_fraction <= 1.0:
@@ -324,21 +319,21 @@ def fit_scale(
             raise InvalidInputError(f"weights must be >= 0, got min {float(np.nanmin(w_all))}")
 
     valid = np.isfinite(p) & np.isfinite(z) & (z > 0) & np.isfinite(w_all) & (w_all > 0)
-    if k == "metric":
+    if metric:
         valid &= p > 0
     inliers = np.zeros(z.shape, dtype=bool)
     n = int(valid.sum())
 
     def fail(reason: str, theta: np.ndarray | None = None, n_in: int = 0, res: float = math.nan) -> ScaleFit:
         scale, shift = (math.nan, math.nan) if theta is None else model.params(theta)
-        return ScaleFit(scale, 0.0 if k == "metric" else shift, k, n, n_in, res, False, reason, inliers)
+        return ScaleFit(scale, 0.0 if metric else shift, k, n, n_in, res, False, reason, inliers)
 
     model: _Metric | _Inverse
     if n < min_points:
         return fail(f"too few points ({n} < {min_points})")
     pv, zv, wv = p[valid], z[valid], w_all[valid]
     wv = wv / wv.mean()
-    model = _Metric(pv, zv, wv) if k == "metric" else _Inverse(pv, zv, wv)
+    model = _Metric(pv, zv, wv) if metric else _Inverse(pv, zv, wv)
 
     # Robust start.
     if method == "huber":
@@ -375,7 +370,7 @@ def fit_scale(
             break
         new = model.wls(theta, np.where(inl, wv, 0.0))
         if new is None:
-            if k == "inverse":
+            if not metric:
                 return fail("degenerate: inlier predictions do not vary", theta)
             break
         theta = new
@@ -399,7 +394,7 @@ def fit_scale(
         return fail(f"inlier fraction {n_in / n:.2f} < {min_inlier_fraction:.2f}", theta, n_in, res)
     if not res <= max_residual:
         return fail(f"residual {res:.2f} > {max_residual:.2f}", theta, n_in, res)
-    if k == "inverse":
+    if not metric:
         bad = int(np.count_nonzero(~(scale * pv + shift > 0)))
         if bad:
             return fail(f"non-positive implied depth at {bad} of {n} points", theta, n_in, res)
@@ -414,7 +409,7 @@ def apply_fit(pred_map: np.ndarray, fit: AffineScale, max_depth: float, out: np.
     NaN where the implied depth is non-positive or the input is not finite; values above
     ``max_depth`` are clipped to it. ``out`` (float32, same shape) avoids an allocation.
     """
-    k = normalize_kind(fit.kind)
+    k = as_output_kind(fit.kind)
     s, t = float(fit.scale), float(fit.shift)
     if not (math.isfinite(s) and s > 0 and math.isfinite(t)):
         raise InvalidInputError(f"cannot apply a fit with scale={fit.scale} shift={fit.shift}")
@@ -433,7 +428,7 @@ def apply_fit(pred_map: np.ndarray, fit: AffineScale, max_depth: float, out: np.
         return out
     # Each full-resolution pass costs ~50-100 us here; cv2.threshold(TRUNC) = min(x, thr) is the
     # cheapest clip (NaN stays NaN), and the NaN mask is built only when a pixel needs it.
-    if k == "metric":
+    if k is OutputKind.METRIC:
         np.multiply(pred, s, out=out)
         bad = None if out.min() > 0 else ~(out > 0)
     else:

@@ -32,7 +32,8 @@ from typing import Literal
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
-from depth_ros.core.scale import Kind, ScaleFit, normalize_kind
+from depth_ros.core.output_kind import OutputKind, as_output_kind
+from depth_ros.core.scale import ScaleFit
 
 Source = Literal["fit", "rejected", "predict", "stale", "none"]
 
@@ -51,7 +52,7 @@ class FilteredScale:
     shift: float
     variance: float
     source: Source
-    kind: Kind
+    kind: OutputKind
     age_s: float
     resets: int = 0
 
@@ -65,7 +66,7 @@ class ScaleFilter:
     """Kalman filter on (log scale, shift) of a stream of `ScaleFit` results.
 
     Parameters:
-      kind: "metric" or "inverse"; fits of the other kind are refused.
+      kind: an `OutputKind` (or "metric" / "inverse"); fits of the other kind are refused.
       process_noise: random-walk std of log scale per sqrt(second) (0.02 ≈ 2 %/√s).
       shift_process_noise: random-walk std of the inverse-depth shift per sqrt(second), 1/m.
       stale_after_s: age of the last accepted fit after which the estimate is "stale".
@@ -80,7 +81,7 @@ class ScaleFilter:
 
     def __init__(
         self,
-        kind: Kind | str | object,
+        kind: OutputKind | str,
         process_noise: float = 0.02,
         shift_process_noise: float = 0.01,
         stale_after_s: float = 1.0,
@@ -90,7 +91,7 @@ class ScaleFilter:
         min_shift_std: float = 0.002,
         jump_back_ns: int = 1_000_000_000,
     ) -> None:
-        self.kind: Kind = normalize_kind(kind)
+        self.kind: OutputKind = as_output_kind(kind)
         for name, value in (
             ("process_noise", process_noise),
             ("shift_process_noise", shift_process_noise),
@@ -115,7 +116,7 @@ class ScaleFilter:
         self.min_measurement_std = float(min_measurement_std)
         self.min_shift_std = float(min_shift_std)
         self.jump_back_ns = int(jump_back_ns)
-        self._dim = 1 if self.kind == "metric" else 2
+        self._dim = 1 if self.kind is OutputKind.METRIC else 2
         # The 1-D gate as a tail probability, then the chi-square quantile for the state's dof.
         tail = math.erfc(self.gate_sigma / math.sqrt(2.0))
         self._gate2 = self.gate_sigma**2 if self._dim == 1 else -2.0 * math.log(tail)
@@ -155,8 +156,8 @@ class ScaleFilter:
     def update(self, stamp_ns: int, fit: ScaleFit | None) -> FilteredScale:
         """Advance to ``stamp_ns`` and fold in ``fit`` when it is usable (``ok``)."""
         stamp_ns = int(stamp_ns)
-        if fit is not None and normalize_kind(fit.kind) != self.kind:
-            raise InvalidInputError(f"fit of kind {fit.kind!r} given to a {self.kind!r} scale filter")
+        if fit is not None and fit.kind is not self.kind:
+            raise InvalidInputError(f"fit of kind {fit.kind.value!r} given to a {self.kind.value!r} scale filter")
         if self._stamp is not None and stamp_ns < self._stamp - self.jump_back_ns:
             self.reset()
             self.resets += 1

@@ -33,13 +33,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from depth_ros.core.errors import InvalidInputError, ModelError, ModelLoadError
 from depth_ros.models.base import DepthModel, check_device
-from depth_ros.models.compact_runtime import EXPECTS, prepare_with_prior
 from depth_ros.models.compact_spec import (
     CONFIG_FILE,
     DEFAULT_MAX_DEPTH,
@@ -54,6 +50,14 @@ from depth_ros.models.hub import resolve_weights
 from depth_ros.models.onnx_backend import write_sidecar
 from depth_ros.models.preprocess import Prepared
 from depth_ros.models.spec import ModelSpec
+from depth_ros.optional import missing_dependency
+
+try:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+except ModuleNotFoundError as exc:  # an optional dependency: say which extra installs it
+    raise missing_dependency(exc, "the compact model's torch code") from exc
 
 __all__ = [
     "CompactConfig", "CompactDepthNet", "CompactTorchModel", "FORMAT_VERSION", "export_onnx", "load_compact_checkpoint",
@@ -65,6 +69,8 @@ ENCODER_CHANNELS = (32, 64, 128, 128, 256, 256, 512, 1024)  # MobileNet v1 at wi
 LOG_PRIOR_CENTER = math.log(5.0)  # metres; centres the log prior channel
 PRIOR_CLAMP = (1e-2, 1e4)
 INITIAL_DEPTH = 5.0  # the untrained head outputs this everywhere
+TORCH_EXPECTS = (f"compact_depth torch weights: a training output directory with {CONFIG_FILE} and {WEIGHTS_FILE}, "
+                 f"or a .safetensors file next to its {CONFIG_FILE}")
 
 
 @dataclass(frozen=True)
@@ -249,9 +255,6 @@ class CompactTorchModel(DepthModel):
             raise ModelError(f"model {self.spec.name!r} is closed")
         return self._module
 
-    def _prepare(self, rgb: np.ndarray, prior: np.ndarray | None) -> Prepared:
-        return prepare_with_prior(rgb, prior, self.spec)
-
     def _infer(self, prepared: Prepared) -> np.ndarray:
         x = torch.from_numpy(prepared.nchw()).to(device=self.device, dtype=self._dtype)
         with torch.inference_mode():
@@ -332,7 +335,7 @@ def load_compact_torch(spec: ModelSpec, *, path: str | None = None, device: str 
                        num_threads: int | None = None) -> CompactTorchModel:
     """Factory for torch weights (a `save_compact` directory): the spec follows the weights' config."""
     check_device(device, fp16, supported=("cpu", "cuda"))
-    source = resolve_weights(spec, path, EXPECTS)
+    source = resolve_weights(spec, path, TORCH_EXPECTS)
     if num_threads:
         torch.set_num_threads(int(num_threads))
     if device.startswith("cuda") and not torch.cuda.is_available():

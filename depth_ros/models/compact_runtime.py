@@ -1,4 +1,4 @@
-"""Runtime of ``compact_depth``: the registry factory and the ONNX Runtime model (imports no torch).
+"""Runtime of ``compact_depth``: the registry factory (imports no torch unless the weights need it).
 
 `load_compact` picks the runtime from what the weights location holds:
 
@@ -8,41 +8,23 @@
 * a directory with ``config.json`` + ``model.safetensors`` (a `depth-ros-train` output, written by
   `depth_ros.models.compact.save_compact`) or such a ``.safetensors`` file: torch.
 
-The radar prior is brought to the network size by `resize_sparse_prior` (every sample kept, nearest one
-per pixel) rather than by nearest resizing, which would drop sparse samples when shrinking.
+Both runtimes take the radar prior through the shared `depth_ros.models.preprocess.preprocess`
+(`resize_sparse_prior`: every sample kept, the nearest one per network pixel).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from depth_ros.core.errors import ModelLoadError
 from depth_ros.models.base import DepthModel, check_device
 from depth_ros.models.compact_spec import CONFIG_FILE, WEIGHTS_FILE
 from depth_ros.models.hub import resolve_weights
 from depth_ros.models.onnx_backend import OnnxDepthModel
-from depth_ros.models.preprocess import Prepared, preprocess, resize_sparse_prior
 from depth_ros.models.spec import ModelSpec
 
 EXPECTS = (f"the compact_depth weights: a .onnx file with its .json sidecar or a directory holding them, or a "
            f"training output directory with {CONFIG_FILE} and {WEIGHTS_FILE}")
-
-
-def prepare_with_prior(rgb: np.ndarray, prior: np.ndarray | None, spec: ModelSpec) -> Prepared:
-    """`preprocess` with the prior channel filled by `resize_sparse_prior` (zeros without a prior)."""
-    prepared = preprocess(rgb, spec, None)
-    if prior is not None and spec.input_channels == 4:
-        prepared.image[:, :, 3] = resize_sparse_prior(prior, prepared.image.shape[:2])
-    return prepared
-
-
-class CompactOnnxModel(OnnxDepthModel):
-    """`OnnxDepthModel` whose radar prior is pooled, not nearest-resized (see module doc)."""
-
-    def _prepare(self, rgb: np.ndarray, prior: np.ndarray | None) -> Prepared:
-        return prepare_with_prior(rgb, prior, self.spec)
 
 
 def _onnx_file(location: Path) -> Path | None:
@@ -61,8 +43,8 @@ def load_compact(spec: ModelSpec, *, path: str | None = None, device: str = "cpu
     location = Path(resolve_weights(spec, path, EXPECTS).location)
     onnx_file = _onnx_file(location)
     if onnx_file is not None:
-        return CompactOnnxModel(onnx_file, device=device, num_threads=num_threads, input_size=input_size,
-                                name=spec.name)
+        return OnnxDepthModel(onnx_file, device=device, num_threads=num_threads, input_size=input_size,
+                              name=spec.name)
     folder = location if location.is_dir() else location.parent
     if (location.is_dir() or location.suffix.lower() == ".safetensors") and (folder / CONFIG_FILE).is_file():
         from depth_ros.models.compact import load_compact_torch

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from depth_ros.package_data import package_path
 from depth_ros.models.spec import ModelSpec, OutputKind
 
 NAME = "compact_depth"
 FACTORY_MODULE = "depth_ros.models.compact_runtime"
 FACTORY_FUNCTION = "load_compact"
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / NAME
+WEIGHTS_DIR = package_path("models", "weights", NAME)
 ONNX_FILE = "compact_depth.onnx"  # sidecar: compact_depth.json (depth_ros.models.onnx_backend format)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

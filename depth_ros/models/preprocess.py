@@ -177,7 +177,10 @@ _BGR_ORDER = np.array([2, 1, 0], np.int64)
 
 
 def preprocess(rgb: np.ndarray, spec: ModelSpec, prior: np.ndarray | None = None) -> Prepared:
-    """Turn an (H, W, 3) uint8 RGB image (and optional prior, metres) into the network input."""
+    """Turn an (H, W, 3) uint8 RGB image (and optional prior, metres) into the network input.
+
+    A 4-channel spec gets the prior resized by `resize_sparse_prior` (zeros without a prior).
+    """
     source_size = (int(rgb.shape[0]), int(rgb.shape[1]))
     image = np.ascontiguousarray(rgb)  # OpenCV rejects negative-stride views such as bgr[:, :, ::-1]
     pad = (0, 0)
@@ -202,9 +205,7 @@ def preprocess(rgb: np.ndarray, spec: ModelSpec, prior: np.ndarray | None = None
         else:
             if spec.pad_reflect:
                 prior = np.pad(prior, ((pad[0], pad[0]), (pad[1], pad[1])), mode="reflect")
-            # Nearest keeps sparse prior samples as values (no blending with the 0 = "none" pixels).
-            out[0, 3] = cv2.resize(prior.astype(np.float32, copy=False), (size[1], size[0]),
-                                   interpolation=cv2.INTER_NEAREST)
+            out[0, 3] = resize_sparse_prior(prior, size)
     return Prepared(out[0].transpose(1, 2, 0), source_size, pad)
 
 
@@ -249,7 +250,9 @@ def resize_sparse_prior(prior: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     Shrinking axes keep every sample, the smallest positive one per output pixel (a z-buffer);
     growing axes use nearest sampling. Non-finite and negative values become 0. Interpolation would
-    smear single radar returns into depths that no surface has.
+    smear single radar returns into depths that no surface has, and nearest resizing would drop
+    samples that fall between the sampled source pixels. Every 4-channel model resizes its prior
+    with this (`preprocess`).
     """
     p = np.asarray(prior, dtype=np.float32)
     p = np.where(np.isfinite(p) & (p > 0), p, np.float32(0))

@@ -20,12 +20,12 @@ Network (`RadarDepthAnything`, built from transformers' ``DepthAnythingForDepthE
   confidence is forced to 1 and the output is ``depth`` alone; the returned confidence is the
   weight actually used (1 there).
 
-Why the prior is pooled and not interpolated (`resize_prior`): radar returns are sparse (single
-pixels or small discs). Bilinear/area resizing would blend them with the surrounding zeros
-(= "no radar") into depths that were never measured, and nearest sampling drops samples when the
-image shrinks. On a shrinking axis every prior sample is kept in the network pixel that contains
-it; several samples in one pixel keep the nearest (smallest positive) like a z-buffer. On a
-growing axis plain nearest sampling is used (it never invents values).
+The prior reaches the network size through the shared preprocessing
+(`depth_ros.models.preprocess.resize_sparse_prior`): radar returns are sparse (single pixels or
+small discs), so bilinear/area resizing would blend them with the surrounding zeros (= "no radar")
+into depths that were never measured. On a shrinking axis every prior sample is kept in the
+network pixel that contains it; several samples in one pixel keep the nearest (smallest positive)
+like a z-buffer. On a growing axis plain nearest sampling is used (it never invents values).
 
 Checkpoints (`load_checkpoint`):
 
@@ -58,23 +58,26 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
-from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
 from depth_ros.core.errors import InvalidInputError, ModelError, ModelLoadError
 from depth_ros.models.base import DepthModel, check_device
 from depth_ros.models.hub import PATH_PARAMETER, resolve_weights
-from depth_ros.models.preprocess import Prepared, postprocess, preprocess
-from depth_ros.models.preprocess import resize_sparse_prior as resize_prior
+from depth_ros.models.preprocess import Prepared, postprocess
 from depth_ros.models.radar_fusion_spec import DEFAULT_MAX_DEPTH, SPEC
 from depth_ros.models.spec import ModelSpec
+from depth_ros.optional import missing_dependency
+
+try:
+    import torch
+    from torch import nn
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+except ModuleNotFoundError as exc:  # an optional dependency: say which extra installs it
+    raise missing_dependency(exc, "the radar-fusion network", extra="transformers") from exc
 
 __all__ = [
     "CONFIDENCE_INIT_LOGIT", "ORIGINAL_KEY_MAPPING", "RADAR_CHANNEL_INIT", "SPEC", "RadarDepthAnything",
     "RadarDepthHead", "RadarDepthOutput", "RadarFusionModel", "infer_config", "load_checkpoint",
-    "load_radar_fusion", "original_to_transformers", "read_state_dict", "resize_prior",
-    "save_checkpoint",
+    "load_radar_fusion", "original_to_transformers", "read_state_dict", "save_checkpoint",
 ]
 
 EXPECTS = ("an original Depth Anything V2 checkpoint (.pth/.pt/.safetensors, optional <stem>.json config) "
@@ -269,12 +272,6 @@ class RadarFusionModel(DepthModel):
     def last_confidence(self) -> np.ndarray | None:
         """(H, W) float32 in [0, 1] of the last `predict` (1 = network depth only), None before any."""
         return self._last_confidence
-
-    def _prepare(self, rgb: np.ndarray, prior: np.ndarray | None) -> Prepared:
-        prepared = preprocess(rgb, self.spec, None)  # 4 channels, prior channel zero
-        if prior is not None:
-            prepared.image[:, :, 3] = resize_prior(prior, prepared.image.shape[:2])
-        return prepared
 
     def _infer(self, prepared: Prepared) -> np.ndarray:
         pixels = torch.from_numpy(prepared.nchw()).to(self.device)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from depth_ros.core.errors import InvalidInputError, UnknownModelError
+from depth_ros.package_data import package_path
 from depth_ros.models.base import DepthModel
 from depth_ros.models import compact_spec, radar_fusion_spec, tcmonodepth_spec
 from depth_ros.models.spec import ModelSpec, OutputKind
@@ -21,7 +22,7 @@ Factory = Callable[..., DepthModel]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
-WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"  # weights shipped in the package, with model cards
+WEIGHTS_ROOT = package_path("models", "weights")  # weights shipped in the package, with model cards
 FASTDEPTH_FILE = WEIGHTS_ROOT / "fastdepth_224_int8" / "fast_depth_224.tflite"
 
 _REGISTRY: dict[str, tuple[ModelSpec, Factory]] = {}

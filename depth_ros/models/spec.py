@@ -1,4 +1,5 @@
-"""What a depth network needs and what it returns: `ModelSpec` and `OutputKind`.
+"""What a depth network needs and what it returns: `ModelSpec` and `OutputKind` (defined in
+`depth_ros.core.output_kind`, re-exported here).
 
 A spec is plain data; it imports no ML framework. The preprocessing it describes is applied by
 `depth_ros.models.preprocess` with OpenCV/NumPy for every backend.
@@ -21,22 +22,16 @@ Resize rules, chosen by the fields below (h, w is the input image size):
 from __future__ import annotations
 
 import dataclasses
-import enum
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.core.output_kind import OutputKind
+
+__all__ = ["CHANNEL_ORDERS", "RESAMPLE_MODES", "ModelSpec", "OutputKind"]
 
 RESAMPLE_MODES = ("bilinear", "bicubic", "nearest")
 CHANNEL_ORDERS = ("RGB", "BGR")
-
-
-class OutputKind(enum.Enum):
-    """Meaning of the values a model returns."""
-
-    METRIC = "metric"  # metres along the optical axis
-    RELATIVE_INVERSE = "relative_inverse"  # affine-invariant inverse depth, larger = nearer, >= 0
-
 
 @dataclass(frozen=True)
 class ModelSpec:

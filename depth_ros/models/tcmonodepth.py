@@ -27,14 +27,19 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from depth_ros.core.errors import ModelLoadError
 from depth_ros.models.base import DepthModel
 from depth_ros.models.preprocess import Prepared
 from depth_ros.models.spec import ModelSpec
+from depth_ros.optional import missing_dependency
+
+try:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+except ModuleNotFoundError as exc:  # an optional dependency: say which extra installs it
+    raise missing_dependency(exc, "TCMonoDepth's torch network") from exc
 
 STAGE_BLOCKS = (4, 8, 4)
 STAGE_CHANNELS = (48, 96, 192)

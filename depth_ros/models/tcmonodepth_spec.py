@@ -19,11 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from depth_ros.core.errors import ModelLoadError
+from depth_ros.package_data import package_path
 from depth_ros.models.base import DepthModel, check_device
 from depth_ros.models.spec import ModelSpec, OutputKind
 
 NAME = "tcmonodepth_small"
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights" / NAME
+WEIGHTS_DIR = package_path("models", "weights", NAME)
 ONNX_FILE = "tcmonodepth_small.onnx"  # sidecar: tcmonodepth_small.json
 TORCH_SUFFIXES = (".tar", ".pt", ".pth")
 EXPECTS = ("the tcmonodepth_small weights: a .onnx file with its .json sidecar (or a directory holding them), "

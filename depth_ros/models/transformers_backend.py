@@ -23,6 +23,7 @@ from depth_ros.models.base import DepthModel, check_device
 from depth_ros.models.hub import PATH_PARAMETER, WeightsSource, resolve_weights
 from depth_ros.models.preprocess import Prepared
 from depth_ros.models.spec import ModelSpec, OutputKind
+from depth_ros.optional import missing_dependency
 
 EXPECTS = "a local directory with config.json and model.safetensors"
 
@@ -52,14 +53,22 @@ def reconcile_spec(spec: ModelSpec, config: Any, location: str) -> ModelSpec:
     return spec
 
 
+def _import_transformers(spec: ModelSpec) -> tuple[Any, Any]:
+    """torch and transformers, imported on first use: optional, and only the Hugging Face models need them."""
+    try:
+        import torch  # noqa: PLC0415
+        import transformers  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        raise missing_dependency(exc, f"model {spec.name!r}", extra="transformers") from exc
+    return torch, transformers
+
+
 class TransformersDepthModel(DepthModel):
     """A transformers depth-estimation model; ``predicted_depth`` (B, h, w) is its raw output."""
 
     def __init__(self, spec: ModelSpec, source: WeightsSource, device: str = "cpu", fp16: bool = False,
                  num_threads: int | None = None) -> None:
-        import torch
-        import transformers
-
+        torch, transformers = _import_transformers(spec)
         if num_threads:
             torch.set_num_threads(int(num_threads))
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -109,6 +118,7 @@ def load_transformers(spec: ModelSpec, *, path: str | None = None, device: str =
                       num_threads: int | None = None) -> TransformersDepthModel:
     """Registry factory for transformers models."""
     check_device(device, fp16, supported=("cpu", "cuda"))
+    _import_transformers(spec)  # a missing extra first: no point in finding weights that cannot run
     spec = spec.with_input_size(input_size)
     source = resolve_weights(spec, path, EXPECTS, allow_hub=True)
     return TransformersDepthModel(spec, source, device=device, fp16=fp16, num_threads=num_threads)

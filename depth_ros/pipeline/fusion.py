@@ -1,6 +1,6 @@
 """Metric scale for any depth network from radar points, the IMU's gravity and a ground plane.
 
-Per frame (`FusionStage.align`):
+Per frame (`FusionStage.process`, around the network call; `align` is the scale step):
 1. radar scans of the last N scans / T seconds are moved into the camera frame at the image's
    time (extrinsic, then the camera rotation between scan and image from the gyro, and the
    translation from odometry when available), projected with the full camera model;
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,7 +43,8 @@ from depth_ros.core.radar import (
     reject_clutter,
     to_camera,
 )
-from depth_ros.core.scale import ScaleFit, fit_scale, normalize_kind, sample_at
+from depth_ros.core.output_kind import OutputKind, as_output_kind
+from depth_ros.core.scale import ScaleFit, fit_scale, sample_at
 from depth_ros.core.scale_filter import ScaleFilter
 from depth_ros.core.scale_map import ScaleMapper
 from depth_ros.core.timebuffer import TimeBuffer
@@ -110,6 +111,8 @@ class FusionOutput:
     metric: bool
     source: str  # "radar", "ground", "filter", "model", "none"
     info: dict[str, Any]
+    raw: np.ndarray | None = None  # the network's own output (set by `FusionStage.process`)
+    gravity: np.ndarray | None = None  # unit gravity in the optical frame at the frame's time, if fresh
 
 
 class FusionStage:
@@ -117,6 +120,7 @@ class FusionStage:
 
     def __init__(self, config: FusionConfig, min_depth: float, max_depth: float) -> None:
         self.config = config
+        self.T_cam_radar = config.T_cam_radar
         self.min_depth = float(min_depth)
         self.max_depth = float(max_depth)
         c = config
@@ -132,7 +136,7 @@ class FusionStage:
                         ScaleMapper(sigma_px=c.spatial_sigma_px, depth_sigma=c.depth_sigma, prior_weight=c.prior_weight))
         self.alignment_config = AlignmentConfig(min_points=c.min_points, max_residual=c.max_residual,
                                                 range_tolerance=c.range_tolerance, method=c.scale_method)
-        self._filters: dict[str, ScaleFilter] = {}
+        self._filters: dict[OutputKind, ScaleFilter] = {}
         self.counters = {"radar_scans": 0, "radar_nonfinite_points": 0, "imu_samples": 0, "imu_rejected": 0,
                          "uncompensated_scans": 0}
 
@@ -153,6 +157,10 @@ class FusionStage:
     def add_odometry(self, stamp_ns: int, velocity_cam: np.ndarray) -> None:
         """Camera linear velocity (m/s) in the optical frame at `stamp_ns`."""
         self.odometry.add(int(stamp_ns), np.asarray(velocity_cam, dtype=np.float64).reshape(3))
+
+    def set_radar_extrinsic(self, T_cam_radar: RigidTransform) -> None:
+        """Radar -> camera optical transform for the scans projected from now on (e.g. from TF)."""
+        self.T_cam_radar = T_cam_radar
 
     def reset(self) -> None:
         """Forget everything temporal (time went backwards)."""
@@ -212,7 +220,7 @@ class FusionStage:
         clouds = []
         for scan in scans:
             R, t = self._motion(scan.stamp_ns, stamp_ns)
-            clouds.append(to_camera(scan.points, self.config.T_cam_radar, R, t))
+            clouds.append(to_camera(scan.points, self.T_cam_radar, R, t))
         points = np.concatenate(clouds) if len(clouds) > 1 else clouds[0]
         return project_points(points, camera, max(self.min_depth, self.config.radar_min_range),
                               min(self.max_depth, self.config.radar_max_range))
@@ -223,13 +231,43 @@ class FusionStage:
             return np.zeros(shape, np.float32)
         return rasterize_prior(proj.uv, proj.depth, shape, self.config.prior_radius_px)[0]
 
-    def _filter(self, kind: str) -> ScaleFilter:
+    def _filter(self, kind: OutputKind) -> ScaleFilter:
         """The temporal filter of a network kind; its state is always the inverse-domain (log s, t)."""
         if kind not in self._filters:
-            self._filters[kind] = ScaleFilter("inverse", process_noise=self.config.process_noise)
+            self._filters[kind] = ScaleFilter(OutputKind.RELATIVE_INVERSE, process_noise=self.config.process_noise)
         return self._filters[kind]
 
-    def align(self, raw: np.ndarray, kind: Any, camera: CameraModel | None, stamp_ns: int,
+    def process(self, predict: Callable[[np.ndarray | None], np.ndarray], kind: OutputKind | str,
+                camera: CameraModel | None, stamp_ns: int, shape: tuple[int, int], with_prior: bool = False,
+                saturation_depth: float | None = None) -> FusionOutput:
+        """One frame, around its network call: the radar window at the image's time, the sparse prior
+        (``with_prior``, for 4-channel networks), ``predict(prior)``, then the scale (`align`).
+
+        Without any scale source the network output passes through (a metric one range-limited).
+        The output carries the network's raw output and the gravity at ``stamp_ns``.
+        """
+        c = self.config
+        scans = self.radar_scans(stamp_ns)
+        proj = self.radar_points(camera, stamp_ns, scans) if camera is not None else None
+        raw = predict(self.prior(proj, shape) if with_prior else None)
+        kind = as_output_kind(kind)
+        if c.any_source:
+            out = self.align(raw, kind, camera, stamp_ns, proj, saturation_depth)
+            # What the scale sources had to offer, for diagnostics (see `scale_source_warning`).
+            if c.radar_enabled:
+                out.info["radar_scans"] = len(scans)
+            if c.imu_enabled:
+                out.info["imu_fresh"] = self.imu_fresh(stamp_ns)
+        elif kind is OutputKind.METRIC:
+            out = FusionOutput(_limit(raw.astype(np.float32, copy=True), self.min_depth, self.max_depth), None,
+                               True, "model", {})
+        else:
+            out = FusionOutput(raw, None, False, "none", {})
+        out.raw = raw
+        out.gravity = self.gravity_optical(stamp_ns)
+        return out
+
+    def align(self, raw: np.ndarray, kind: OutputKind | str, camera: CameraModel | None, stamp_ns: int,
               proj: RadarProjection | None, saturation_depth: float | None = None) -> FusionOutput:
         """Metric depth + confidence from the network output `raw` and the available scale sources.
 
@@ -237,7 +275,7 @@ class FusionStage:
         are left out of the radar fit and get low confidence.
         """
         c = self.config
-        kind = normalize_kind(kind)
+        kind = as_output_kind(kind)
         info: dict[str, Any] = {"radar_points": 0, "radar_used": 0, "ground_points": 0}
         gravity = self.gravity_optical(stamp_ns)
         if gravity is not None:
@@ -256,7 +294,7 @@ class FusionStage:
             elif ground is not None and alignment is None:
                 info["fallback"] = f"ground fit rejected: {ground[0].reason}"
         estimate: Any = fit
-        reciprocal = kind == "metric"  # every fit and filter state here is in the inverse domain
+        reciprocal = kind is OutputKind.METRIC  # every fit and filter state here is in the inverse domain
         if c.temporal:
             filtered = self._filter(kind).update(stamp_ns, fit)
             if fit is None and filtered.usable:
@@ -284,11 +322,11 @@ class FusionStage:
             support = np.empty((0, 2))
         residual = float(fit.residual) if fit is not None else float("nan")
         # A shift makes far depths sensitive to small fit errors: such a fit is never fully trusted.
-        conf_kind = "inverse" if float(estimate.shift) != 0.0 or kind == "inverse" else "metric"
+        conf_kind = OutputKind.METRIC if reciprocal and float(estimate.shift) == 0.0 else OutputKind.RELATIVE_INVERSE
         conf = confidence_map(raw.shape, support, residual, conf_kind)
         if quality != "full":
             conf *= np.float32(QUALITY_CONFIDENCE[quality])
-        if kind == "metric" and saturation_depth is not None:
+        if kind is OutputKind.METRIC and saturation_depth is not None:
             saturated = raw >= np.float32(self.alignment_config.saturation_fraction * saturation_depth)
             if saturated.any():
                 conf[saturated] *= np.float32(SATURATED_CONFIDENCE)
@@ -297,7 +335,7 @@ class FusionStage:
             self._check_contradiction(depth, proj, info)
         return FusionOutput(depth, conf, True, source, info)
 
-    def _radar_alignment(self, raw: np.ndarray, kind: str, proj: RadarProjection | None,
+    def _radar_alignment(self, raw: np.ndarray, kind: OutputKind, proj: RadarProjection | None,
                          saturation_depth: float | None, info: dict[str, Any]) -> tuple[Alignment | None, tuple]:
         """`align_points` on the radar points of this frame and the points it used: (uv, depth, network
         sample); (None, (None, None, None)) without usable points."""
@@ -310,7 +348,7 @@ class FusionStage:
         pred_pts = sample_at(raw, proj.uv)
         ok = np.isfinite(pred_pts)
         uv, target, pred_pts = proj.uv[ok], proj.depth[ok], pred_pts[ok]
-        if kind == "inverse":
+        if kind is OutputKind.RELATIVE_INVERSE:
             x_far = float(np.percentile(raw[::4, ::4], FAR_PERCENTILE))  # a 1/16 sample finds the far end
         else:
             top = float(raw.max())
@@ -367,7 +405,7 @@ class FusionStage:
             info["radar_warning"] = (f"published depth differs from {off:.0%} of {int(ok.sum())} radar points "
                                      f"by more than {CONTRADICTION_RATIO:g}x")
 
-    def _ground_fit(self, raw: np.ndarray, kind: str, camera: CameraModel, stamp_ns: int):
+    def _ground_fit(self, raw: np.ndarray, kind: OutputKind, camera: CameraModel, stamp_ns: int):
         g = self.gravity_optical(stamp_ns)
         if g is None:
             return None
@@ -383,9 +421,9 @@ class FusionStage:
                         max_residual=self.config.max_residual)
         return _inverse_domain(fit), uv, target, pred_pts
 
-    def _unscaled(self, raw: np.ndarray, kind: str, info: dict[str, Any]) -> FusionOutput:
+    def _unscaled(self, raw: np.ndarray, kind: OutputKind, info: dict[str, Any]) -> FusionOutput:
         info.setdefault("fallback", "no scale source")
-        if kind == "metric":
+        if kind is OutputKind.METRIC:
             return FusionOutput(_limit(raw.astype(np.float32, copy=True), self.min_depth, self.max_depth), None,
                                 True, "model", info)
         return FusionOutput(raw, None, False, "none", info)
@@ -393,10 +431,10 @@ class FusionStage:
 
 def _inverse_domain(fit: ScaleFit) -> ScaleFit:
     """A metric fit (depth = scale * pred) as the inverse-domain fit 1 / depth = (1 / scale) / pred."""
-    if fit.kind != "metric" or not (math.isfinite(fit.scale) and fit.scale > 0):
+    if fit.kind is not OutputKind.METRIC or not (math.isfinite(fit.scale) and fit.scale > 0):
         return fit
-    out = ScaleFit(1.0 / fit.scale, 0.0, "inverse", fit.n_points, fit.n_inliers, fit.residual, fit.ok, fit.reason,
-                   fit.inliers)
+    out = ScaleFit(1.0 / fit.scale, 0.0, OutputKind.RELATIVE_INVERSE, fit.n_points, fit.n_inliers, fit.residual,
+                   fit.ok, fit.reason, fit.inliers)
     out.cov = np.asarray(fit.cov, dtype=np.float64).copy()
     return out
 

@@ -16,6 +16,10 @@ import numpy as np
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.cloud import CloudBuilder, OrganizedCloud
 from depth_ros.core.errors import InvalidInputError, ModelOutputError
+from depth_ros.core.imu import ImuReading
+from depth_ros.core.output_kind import OutputKind
+from depth_ros.core.radar import RadarScan
+from depth_ros.core.transforms import RigidTransform
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
 
 
@@ -67,6 +71,15 @@ class DepthResult:
     gravity: np.ndarray | None = None  # unit gravity in the optical frame at the frame's time (None: no fresh IMU)
 
 
+@dataclass(frozen=True)
+class PipelineDiagnostics:
+    """What the pipeline's side inputs did so far (`DepthPipeline.diagnostics`)."""
+
+    counters: dict[str, int]  # radar scans and dropped non-finite points, IMU samples, uncompensated scans
+    radar_scans_buffered: int
+    imu_stamp_ns: int | None  # stamp of the last IMU sample (None: none yet)
+
+
 class DepthPipeline:
     """Runs a depth model on frames and turns its output into metric depth and clouds."""
 
@@ -84,7 +97,36 @@ class DepthPipeline:
 
     @property
     def model_is_metric(self) -> bool:
-        return self.model.spec.output_kind.value == "metric"
+        return self.model.spec.output_kind is OutputKind.METRIC
+
+    @property
+    def fusion_config(self) -> FusionConfig:
+        """The scale sources this pipeline was built with."""
+        return self.fusion.config
+
+    # -- side inputs (any thread) ------------------------------------------------------------
+
+    def add_radar(self, scan: RadarScan) -> bool:
+        """Buffer a radar scan for the frames around its stamp; True when radar time jumped backwards."""
+        return self.fusion.add_radar(scan)
+
+    def add_imu(self, reading: ImuReading) -> None:
+        """Feed one IMU sample (attitude for the ground plane, gyro for motion compensation)."""
+        self.fusion.add_imu(reading)
+
+    def add_odometry(self, stamp_ns: int, velocity_cam: np.ndarray) -> None:
+        """Camera linear velocity (m/s, optical frame) at `stamp_ns`, for radar motion compensation."""
+        self.fusion.add_odometry(stamp_ns, velocity_cam)
+
+    def set_radar_extrinsic(self, T_cam_radar: RigidTransform) -> None:
+        """Radar -> camera optical transform (replaces the configured one, e.g. when TF knows it)."""
+        self.fusion.set_radar_extrinsic(T_cam_radar)
+
+    def diagnostics(self) -> PipelineDiagnostics:
+        """Counters of the side inputs and what is buffered now, for /diagnostics."""
+        fusion = self.fusion
+        return PipelineDiagnostics(counters=dict(fusion.counters), radar_scans_buffered=len(fusion.radar),
+                                   imu_stamp_ns=fusion.attitude.stamp_ns)
 
     def reset(self) -> None:
         """Forget temporal state (called on a backwards time jump)."""
@@ -101,49 +143,29 @@ class DepthPipeline:
                 f"{rgb.shape[1]}x{rgb.shape[0]}"
             )
         t0 = time.perf_counter()
-        fusion = self.fusion
-        scans = fusion.radar_scans(frame.stamp_ns)
-        proj = fusion.radar_points(frame.camera, frame.stamp_ns, scans) if frame.camera is not None else None
-        prior = fusion.prior(proj, rgb.shape[:2]) if self.model.spec.input_channels == 4 else None
-        t1 = time.perf_counter()
-        raw = self.model.predict(rgb, prior)
-        t2 = time.perf_counter()
-        timings = {f"model_{k}": v for k, v in getattr(self.model, "last_timings", {}).items()}
-        timings["model"] = t2 - t1
-        check_model_output(raw, rgb.shape[:2])
-        model_conf = getattr(self.model, "last_confidence", None)
-        if fusion.config.any_source:
-            spec = self.model.spec
-            out = fusion.align(raw, spec.output_kind, frame.camera, frame.stamp_ns, proj,
-                               saturation_depth=spec.max_depth if self.model_is_metric else None)
-            depth = out.depth if out.metric else relative_inverse_to_relative_depth(out.depth)
-            confidence = out.confidence if out.confidence is not None else model_conf
-            result = DepthResult(depth, out.metric, frame.stamp_ns, frame.frame_id, frame.camera,
-                                 confidence=confidence, scale_source=out.source, info=out.info)
-            # What the scale sources had to offer, for diagnostics (see `scale_source_warning`).
-            if fusion.config.radar_enabled:
-                result.info["radar_scans"] = len(scans)
-            if fusion.config.imu_enabled:
-                result.info["imu_fresh"] = fusion.imu_fresh(frame.stamp_ns)
-        elif self.model_is_metric:
-            result = DepthResult(self._limit_range(raw), True, frame.stamp_ns, frame.frame_id, frame.camera,
-                                 confidence=model_conf, scale_source="model")
-        else:
-            result = DepthResult(relative_inverse_to_relative_depth(raw), False, frame.stamp_ns, frame.frame_id,
-                                 frame.camera, scale_source="none")
-        t3 = time.perf_counter()
-        timings["fusion"] = (t1 - t0) + (t3 - t2)
-        timings["total"] = t3 - t0
-        result.timings = timings
-        result.raw = raw
-        result.gravity = fusion.gravity_optical(frame.stamp_ns)
-        return result
+        model_s = 0.0
 
-    def _limit_range(self, depth: np.ndarray) -> np.ndarray:
-        c = self.config
-        with np.errstate(invalid="ignore"):
-            ok = (depth >= c.min_depth) & (depth <= c.max_depth)
-        return np.where(ok, depth, np.float32(np.nan)).astype(np.float32, copy=False)
+        def predict(prior: np.ndarray | None) -> np.ndarray:
+            nonlocal model_s
+            start = time.perf_counter()
+            raw = self.model.predict(rgb, prior)
+            model_s = time.perf_counter() - start
+            check_model_output(raw, rgb.shape[:2])
+            return raw
+
+        spec = self.model.spec
+        out = self.fusion.process(predict, spec.output_kind, frame.camera, frame.stamp_ns, rgb.shape[:2],
+                                  with_prior=spec.input_channels == 4,
+                                  saturation_depth=spec.max_depth if self.model_is_metric else None)
+        model_conf = getattr(self.model, "last_confidence", None)
+        depth = out.depth if out.metric else relative_inverse_to_relative_depth(out.depth)
+        result = DepthResult(depth, out.metric, frame.stamp_ns, frame.frame_id, frame.camera,
+                             confidence=out.confidence if out.confidence is not None else model_conf,
+                             scale_source=out.source, info=out.info, raw=out.raw, gravity=out.gravity)
+        total = time.perf_counter() - t0
+        result.timings = {f"model_{k}": v for k, v in getattr(self.model, "last_timings", {}).items()}
+        result.timings.update(model=model_s, fusion=total - model_s, total=total)
+        return result
 
     def build_cloud(self, result: DepthResult, rgb: np.ndarray | None, reuse: bool = True) -> OrganizedCloud | None:
         """Organised cloud of a result (None without a camera model)."""

@@ -5,21 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from depth_ros.package_data import config_file
+
 PROFILE_NAME = "fastdds_large_data.xml"
 PROFILE_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
 
 
 def large_data_profile() -> Path | None:
-    """Path of the package's Fast DDS profile (source checkout/pip install, or colcon share dir)."""
-    candidate = Path(__file__).resolve().parents[2] / "config" / PROFILE_NAME
-    if candidate.is_file():
-        return candidate
+    """Path of the package's Fast DDS profile (package data), or None if this installation lacks it."""
     try:
-        from ament_index_python.packages import get_package_share_directory
-
-        shared = Path(get_package_share_directory("depth_ros")) / "config" / PROFILE_NAME
-        return shared if shared.is_file() else None
-    except (ImportError, LookupError, ValueError):
+        return config_file(PROFILE_NAME)
+    except FileNotFoundError:
         return None
 
 

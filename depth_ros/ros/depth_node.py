@@ -18,6 +18,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile
@@ -33,18 +34,13 @@ from sensor_msgs.msg import (
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.cloud import warmup as cloud_warmup
 from depth_ros.core.errors import InvalidInputError, ModelError
+from depth_ros.core.output_kind import OutputKind
 from depth_ros.core.transforms import RigidTransform, quat_to_matrix
 from depth_ros.pipeline.nav import NavOutputs
-from depth_ros.pipeline.pipeline import DepthPipeline, DepthResult
+from depth_ros.pipeline.pipeline import DepthPipeline
 from depth_ros.pipeline.stats import NodeStats
 from depth_ros.pipeline.worker import FrameWorker
-from depth_ros.ros.conversions import (
-    camera_info_from_model,
-    cloud_to_msg,
-    depth_to_image,
-    make_header,
-    points_to_msg,
-)
+from depth_ros.ros.conversions.result import RESULT_TOPICS, result_messages
 from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.diagnostics import build_diagnostics, scale_source_warning
 from depth_ros.ros.message_feeder import MessageFeeder
@@ -104,7 +100,7 @@ class DepthNode(LifecycleNode):
         try:
             self.pipeline, self.feeder = build_pipeline(self._param_values, self._report)
             self._model = self.pipeline.model
-            self.fusion_config = self.pipeline.fusion.config
+            self.fusion_config = self.pipeline.fusion_config
             cloud_warmup()
             nav_config = nav_config_from_values(self._param_values)
             self.nav = None
@@ -115,27 +111,28 @@ class DepthNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {exc}")
             self._release_model()  # a model that loaded but failed its warm-up is not kept
             return TransitionCallbackReturn.FAILURE
-        kind = self._model.spec.output_kind.value
-        self.get_logger().info(f"model '{c.model}' loaded ({kind}, backend {self._model.spec.backend}, {c.device})")
-        if kind != "metric" and not self.fusion_config.any_source:
+        kind = self._model.spec.output_kind
+        self.get_logger().info(f"model '{c.model}' loaded ({kind.value}, backend {self._model.spec.backend}, {c.device})")
+        if kind is not OutputKind.METRIC and not self.fusion_config.any_source:
             self.get_logger().warning(
                 f"model '{c.model}' is relative: depth/image holds RELATIVE depth (median 1.0), not metres, "
                 "until a scale source (radar, ground plane) is enabled"
             )
         self._log_scale_sources()
-        self._pubs = {
-            "depth": self._publisher(Image, "depth/image"),
-            "info": self._publisher(CameraInfo, "depth/camera_info"),
-            "points": self._publisher(PointCloud2, "points"),
-        }
+        outputs = {"depth": Image, "info": CameraInfo, "points": PointCloud2}
         if c.publish_confidence and self.fusion_config.any_source or self._model.spec.input_channels == 4:
-            self._pubs["confidence"] = self._publisher(Image, "depth/confidence")
+            outputs["confidence"] = Image
         if self.nav is not None and self.nav.config.obstacles_enabled:
-            self._pubs["obstacles"] = self._publisher(PointCloud2, "points/obstacles")
+            outputs["obstacles"] = PointCloud2
         if self.nav is not None and self.nav.config.scan_enabled:
-            self._pubs["scan"] = self._publisher(LaserScan, "scan")
+            outputs["scan"] = LaserScan
+        self._pubs = {key: self._publisher(msg_type, RESULT_TOPICS[key]) for key, msg_type in outputs.items()}
         self._diag_pub = self._publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self._diag_timer = self.create_timer(c.diagnostics_period, self._publish_diagnostics)
+        # Diagnostics run on the steady clock: they keep their rate while a bag is paused, and a sim-time
+        # jump (bag loop) cannot stall them (a ROS-time timer can lose its reset to a concurrent call on a
+        # multi-threaded executor). Their stamps stay on the node clock.
+        self._diag_timer = self.create_timer(c.diagnostics_period, self._publish_diagnostics,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
         return TransitionCallbackReturn.SUCCESS
 
     def _publisher(self, msg_type, topic: str, qos: QoSProfile = OUTPUT_QOS):
@@ -259,17 +256,13 @@ class DepthNode(LifecycleNode):
             self._report("radar_tf", f"no TF {radar_frame} -> {self._image_frame} ({exc}); using parameters")
             return
         q, t = tf.rotation, tf.translation
-        self.pipeline.fusion.config.T_cam_radar = RigidTransform(quat_to_matrix((q.x, q.y, q.z, q.w)),
-                                                                 np.array([t.x, t.y, t.z]))
+        self.pipeline.set_radar_extrinsic(RigidTransform(quat_to_matrix((q.x, q.y, q.z, q.w)), np.array([t.x, t.y, t.z])))
 
     # -- worker thread -----------------------------------------------------------------------
 
     def _wanted(self) -> tuple[bool, bool]:
-        p = self._pubs
-        want_depth = any(p[k].get_subscription_count() > 0 for k in ("depth", "info", "confidence", "obstacles", "scan")
-                         if k in p)
-        want_points = self.config.publish_cloud and p["points"].get_subscription_count() > 0
-        return want_depth, want_points
+        want_depth = any(self._subscribed(k) for k in ("depth", "info", "confidence", "obstacles", "scan"))
+        return want_depth, self.config.publish_cloud and self._subscribed("points")
 
     def _process(self, item: tuple[Any, float]) -> None:
         msg, received = item
@@ -289,38 +282,27 @@ class DepthNode(LifecycleNode):
             self._report("bad_image", f"dropping image: {exc}")
             return
         self._last_result_info = {"scale_source": result.scale_source, "metric": result.metric, **result.info}
-        header = msg.header
-        if want_depth:
-            self._pubs["depth"].publish(depth_to_image(result.depth, header))
-            if camera is not None:
-                self._pubs["info"].publish(camera_info_from_model(camera, header))
-        conf_pub = self._pubs.get("confidence")
-        if conf_pub is not None and result.confidence is not None and conf_pub.get_subscription_count() > 0:
-            conf_pub.publish(depth_to_image(result.confidence, header))
-        if want_points and camera is not None:
-            cloud = self.pipeline.build_cloud(result, rgb)
-            self._pubs["points"].publish(cloud_to_msg(cloud, header))
+        outputs = {k for k in ("confidence", "obstacles", "scan") if self._subscribed(k)}
+        outputs |= {"depth", "info"} if want_depth else set()
+        outputs |= {"points"} if want_points else set()
+        cloud = self.pipeline.build_cloud(result, rgb) if want_points else None
+        obstacles = scan = None
         if self.nav is not None and camera is not None and result.metric:
-            self._publish_nav(result, header)
+            # The attitude at this frame's time, as the ground fit used it.
+            obstacles = self.nav.obstacle_cloud(result, result.gravity) if "obstacles" in outputs else None
+            scan = self.nav.laser_scan(result, result.gravity) if "scan" in outputs else None
+            if obstacles is not None:
+                self._last_result_info["obstacle_points"] = len(obstacles.points)
+        messages = result_messages(result, msg.header, outputs, cloud, obstacles, scan,
+                                   gravity_frame_id=self._param_values["obstacles.gravity_frame_id"],
+                                   scan_frame_id=self._param_values["scan.frame_id"])
+        for key, out in messages.items():
+            self._pubs[key].publish(out)
         self.stats.frame_out(time.monotonic() - received, result.timings.get("model", 0.0))
 
-    def _publish_nav(self, result: DepthResult, header: Any) -> None:
-        gravity = result.gravity  # the attitude at this frame's time, as the ground fit used it
-        obstacles_pub, scan_pub = self._pubs.get("obstacles"), self._pubs.get("scan")
-        if obstacles_pub is not None and obstacles_pub.get_subscription_count() > 0:
-            cloud = self.nav.obstacle_cloud(result, gravity)
-            frame_id = self._param_values["obstacles.gravity_frame_id"] if cloud.frame == "gravity" else header.frame_id
-            obstacles_pub.publish(points_to_msg(cloud.points, header=make_header(result.stamp_ns, frame_id)))
-            self._last_result_info["obstacle_points"] = len(cloud.points)
-        if scan_pub is not None and scan_pub.get_subscription_count() > 0:
-            scan = self.nav.laser_scan(result, gravity)
-            frame_id = self._param_values["obstacles.gravity_frame_id" if scan.frame == "gravity" else "scan.frame_id"]
-            msg = LaserScan(header=make_header(result.stamp_ns, frame_id),
-                            angle_min=scan.angle_min, angle_max=scan.angle_max, angle_increment=scan.angle_increment,
-                            time_increment=0.0, scan_time=scan.scan_time, range_min=scan.range_min,
-                            range_max=scan.range_max)
-            msg.ranges = scan.ranges.astype(np.float32).tolist()
-            scan_pub.publish(msg)
+    def _subscribed(self, output: str) -> bool:
+        pub = self._pubs.get(output)
+        return pub is not None and pub.get_subscription_count() > 0
 
     def _report(self, kind: str, message: str) -> None:
         self.stats.error(kind, message)
@@ -354,7 +336,7 @@ class DepthNode(LifecycleNode):
             model_name=self.config.model,
             # What the last frame was published as (a relative network scaled by radar is metric); before
             # the first frame, what the model gives alone.
-            metric=self._last_result_info.get("metric", model is not None and model.spec.output_kind.value == "metric"),
+            metric=self._last_result_info.get("metric", model is not None and model.spec.output_kind is OutputKind.METRIC),
             dropped=self._worker.dropped if self._worker else 0,
             stamp=self.get_clock().now().to_msg(),
             stale_after_s=max(5.0, 3 * self.config.diagnostics_period),
@@ -376,7 +358,7 @@ class DepthNode(LifecycleNode):
         extra = {k: v for k, v in self._last_result_info.items() if k != "metric"}  # reported as depth_kind
         if self.fusion_config.radar_enabled:
             extra["radar_extrinsic"] = self._extrinsic_source
-        extra.update({f"counter_{k}": v for k, v in self.pipeline.fusion.counters.items()})
+        extra.update({f"counter_{k}": v for k, v in self.pipeline.diagnostics().counters.items()})
         return extra
 
 

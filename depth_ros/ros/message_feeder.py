@@ -102,7 +102,7 @@ class MessageFeeder:
             fields = {k: v[::step] for k, v in fields.items()}
         points = np.stack([fields.pop("x"), fields.pop("y"), fields.pop("z")], axis=1)
         scan = RadarScan(stamp_ns, points, fields, msg.header.frame_id)
-        if self.pipeline.fusion.add_radar(scan):
+        if self.pipeline.add_radar(scan):
             self.report("radar_time_jump", "radar stamps jumped backwards: radar buffer reset")
         return scan
 
@@ -113,7 +113,7 @@ class MessageFeeder:
         except DepthRosError as exc:
             self.report("bad_imu", f"dropping IMU sample: {exc}")
             return
-        self.pipeline.fusion.add_imu(reading)
+        self.pipeline.add_imu(reading)
 
     def add_odometry(self, msg: Any) -> None:
         v = msg.twist.twist.linear
@@ -127,7 +127,7 @@ class MessageFeeder:
             self.report("bad_odom", f"dropping odometry with non-finite velocity {velocity.tolist()}")
             return
         # The twist is in the child (base) frame, taken as aligned with camera_link.
-        self.pipeline.fusion.add_odometry(stamp_ns, OPTICAL_FROM_BODY.R @ velocity)
+        self.pipeline.add_odometry(stamp_ns, OPTICAL_FROM_BODY.R @ velocity)
 
     # -- images ------------------------------------------------------------------------------
 

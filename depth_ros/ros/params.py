@@ -42,7 +42,7 @@ DEPTH_NODE_PARAMS: tuple[ParamDef, ...] = (
     ParamDef("queue_policy", "newest", "newest: drop frames that arrive while busy; fifo: queue up to queue_size.",
              choices=("newest", "fifo")),
     ParamDef("queue_size", 1, "Frames kept waiting with queue_policy fifo.", 1, 100),
-    ParamDef("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", 0.1, 60.0),
+    ParamDef("diagnostics_period", 1.0, "Seconds (steady clock, also under use_sim_time) between /diagnostics messages.", 0.1, 60.0),
     ParamDef("autostart", True, "Configure and activate the lifecycle node at start-up."),
     ParamDef("publish_confidence", True, "Publish depth/confidence (32FC1, 0..1) when a scale source is enabled."),
     ParamDef("cloud_confidence", False, "Add a float32 'confidence' field to the cloud (in depth_image_proc's padding)."),

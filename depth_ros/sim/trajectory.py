@@ -18,11 +18,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.imu import STANDARD_GRAVITY
 from depth_ros.core.transforms import RigidTransform
+from depth_ros.optional import missing_dependency
+
+try:
+    from scipy.interpolate import CubicSpline
+except ModuleNotFoundError as exc:  # an optional dependency: say which extra installs it
+    raise missing_dependency(exc, "the synthetic world's trajectories") from exc
 
 _ROT_STEP = 1e-4
 _POS_STEP = 2e-3

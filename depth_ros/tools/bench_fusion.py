@@ -58,7 +58,7 @@ def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
         info = {}
         for mode, stage in stages.items():
             stage.reset()
-            stage.config.T_cam_radar = sim.T_cam_radar
+            stage.set_radar_extrinsic(sim.T_cam_radar)
             stage.add_radar(sim.scan.__class__(stamp, sim.scan.points, sim.scan.fields, sim.scan.frame_id))
             fused = stage.align(pred, kind, frame.camera, stamp, stage.radar_points(frame.camera, stamp))
             results[mode], info = fused.depth, fused.info
@@ -76,7 +76,7 @@ def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
     pred = model.predict(frame.rgb)
     sim = simulate_radar(frame.depth, frame.camera, np.random.default_rng([seed, 99]), n_points=(60, 60))
     stage = stages["spatial"]
-    stage.config.T_cam_radar = sim.T_cam_radar
+    stage.set_radar_extrinsic(sim.T_cam_radar)
     fusion_s, infer_s, predict_s = [], [], []
     for k in range(repeat + 5):
         stamp = 10**12 + k

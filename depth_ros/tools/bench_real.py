@@ -46,6 +46,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from depth_ros.core.output_kind import OutputKind
+from depth_ros.optional import pyplot
 from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 
 PROG = "depth-ros-bench real"
@@ -145,7 +147,7 @@ def run_frame(model: Any, frame: Any, mode: str, gt: np.ndarray, max_depth: floa
     from depth_ros.tools.rgbd_dataset import simulated_radar_points
 
     stamp = 1_000_000_000
-    metric = model.spec.output_kind.value == "metric"
+    metric = model.spec.output_kind is OutputKind.METRIC
     config = PipelineConfig(min_depth=MIN_DEPTH, max_depth=max_depth)
     scan = None
     if mode.startswith("radar"):
@@ -159,10 +161,10 @@ def run_frame(model: Any, frame: Any, mode: str, gt: np.ndarray, max_depth: floa
         fusion = FusionConfig()
     pipeline = DepthPipeline(model, config, fusion)
     if scan is not None:
-        pipeline.fusion.add_radar(scan)
+        pipeline.add_radar(scan)
     if mode == "ground" and floor is not None:
         for reading in _imu_readings(floor[0], stamp):
-            pipeline.fusion.add_imu(reading)
+            pipeline.add_imu(reading)
     result = pipeline.process(Frame(frame.rgb, frame.camera, stamp))
     depth = _oracle(result.raw, gt, metric, max_depth) if mode == "oracle" else result.depth
     if mode == "oracle":
@@ -188,7 +190,7 @@ def evaluate_frames(models: dict[str, Any], frames: list[Any], seeds: int, scale
         gt = frame.depth * np.float32(k)
         floor = None if scaled else floor_plane(frame)
         for name, model in models.items():
-            metric = model.spec.output_kind.value == "metric"
+            metric = model.spec.output_kind is OutputKind.METRIC
             modes = ("radar_spatial", "oracle") if scaled else _modes(metric)
             for mode in modes:
                 for seed in range(seeds if mode.startswith("radar") else 1):
@@ -250,10 +252,7 @@ def table(rows: list[Row], models: list[str], sets: list[str], out: Callable[[st
 
 def plot(rows: list[Row], models: list[str], sets: list[str], path: Path) -> None:
     """Grouped bars of AbsRel per model and mode, one panel per set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the benchmark plot")
 
     panels = sets + ["all"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False)

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from depth_ros.optional import missing_dependency
+
 TARGET_RSS_GROWTH = 1.05
 TARGET_P95_DRIFT = 1.2
 
@@ -158,7 +160,10 @@ def _node_errors(diag_msgs: list, node_name: str) -> dict[str, int]:
 
 def run_soak(args: argparse.Namespace, log_path: Path, out=print) -> SoakResult:
     """Start the node, feed the frames, measure; `NodeFailure` when the node never answers."""
-    import psutil
+    try:
+        import psutil
+    except ModuleNotFoundError as exc:
+        raise missing_dependency(exc, "the soak benchmark") from exc
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from tqdm import tqdm

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-
+from depth_ros.package_data import config_file, package_sources, user_cache_dir
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from depth_ros.tools.rgbd_dataset import default_shared_dir
@@ -39,8 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", help="registered model name (default: compact_depth for the synthetic bag, which it "
                                    "was trained for; depth_node's default, the shipped FastDepth, with --rgbd)")
     p.add_argument("--model-path", help="weights for --model (e.g. a local Depth Anything V2 directory)")
-    p.add_argument("--out", default=str(REPO / "out" / "demo"), help="output folder (default: out/demo in the checkout)")
-    p.add_argument("--cache", default=str(REPO / ".cache" / "demo"), help="where the sample bag is kept (default: .cache/demo)")
+    p.add_argument("--out", default=str(Path("out") / "demo"),
+                   help="output folder (default: out/demo in the current folder; ./demo.sh runs in the checkout)")
+    p.add_argument("--cache", default=str(user_cache_dir("demo")),
+                   help="where the sample bag is kept (default: %(default)s)")
     p.add_argument("--rgbd", action="store_true", help="publish the real RGB-D frames of ../shared instead (depth_node + FastDepth)")
     p.add_argument("--manifest", default=str(shared / "data" / "rgbd" / "manifest.json") if shared else "",
                    help="RGB-D manifest for --rgbd (default: ../shared/data/rgbd/manifest.json)")
@@ -52,7 +53,7 @@ def sample_bag(args: argparse.Namespace) -> Path:
     """The seeded sample bag, generated once per simulator version and reused afterwards."""
     from depth_ros.tools.simulate import main as simulate
 
-    version = hashlib.sha256(b"".join(f.read_bytes() for f in sorted((REPO / "depth_ros" / "sim").glob("*.py")))).hexdigest()[:10]
+    version = hashlib.sha256(b"".join(f.read_bytes() for f in package_sources("sim"))).hexdigest()[:10]
     folder = Path(args.cache) / f"{args.scene}-seed{args.seed}-{args.seconds:g}s-{version}"
     bag = folder / "bag"
     if (bag / "metadata.yaml").is_file():
@@ -82,7 +83,7 @@ def bag_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     code = run_evaluation(eval_args(argv))
     print(f"preview: {out / 'report' / 'sample_0.png'}")
-    print(f"RViz: rviz2 -d {REPO / 'config' / 'depth_ros.rviz'}  (then depth-ros-play {out / 'output_bag'} --loop)")
+    print(f"RViz: rviz2 -d {config_file('depth_ros.rviz')}  (then depth-ros-play {out / 'output_bag'} --loop)")
     print(f"demo finished in {time.monotonic() - started:.0f} s")
     return code
 

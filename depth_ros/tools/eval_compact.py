@@ -143,9 +143,9 @@ def evaluate(model: Any, scenes: list[str], seed: int, seconds: float, max_depth
                 if stamp > target:
                     break
                 if kind == IMU:
-                    pipe.fusion.add_imu(item)
+                    pipe.add_imu(item)
                 elif kind == RADAR:
-                    pipe.fusion.add_radar(item)
+                    pipe.add_radar(item)
                 elif kind == FRAME and stamp == target:
                     proj = pipe.fusion.radar_points(seq.camera, stamp)
                     timing_frame = (item.rgb, pipe.fusion.prior(proj, item.rgb.shape[:2]))

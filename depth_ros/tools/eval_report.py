@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from depth_ros.core.metrics import DepthMetrics
+from depth_ros.optional import pyplot
 from depth_ros.tools.evaluate import Evaluation
 
 METRIC_KEYS = ("absrel", "sqrel", "rmse", "rmse_log", "silog", "delta1", "delta2", "delta3")
@@ -110,10 +111,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _plots(folder: Path, ev: Evaluation, summary: dict[str, Any]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the report plots")
 
     from depth_ros.tools.preview import save_preview
 

@@ -102,33 +102,35 @@ def _context(args, bag_path, topics, node, values, params_file) -> dict[str, Any
 
 
 class _OutputBag:
-    """Depth, confidence, camera info and a decimated cloud per frame, for RViz or Foxglove."""
+    """Depth, confidence, camera info and a decimated cloud per frame, for RViz or Foxglove: the same
+    messages the node publishes (`result_messages`), plus the camera image."""
+
+    OUTPUTS = ("depth", "confidence", "info", "points")
 
     def __init__(self, path: str, values: dict[str, Any]) -> None:
         from depth_ros.core.cloud import CloudBuilder
         from depth_ros.ros.bag import BagWriter
+        from depth_ros.ros.conversions.result import RESULT_TOPICS
 
+        self.topics = {key: "/" + RESULT_TOPICS[key] for key in self.OUTPUTS}
         self.writer = BagWriter(path)
-        for topic, msgtype in (("/depth/image", "sensor_msgs/msg/Image"), ("/depth/confidence", "sensor_msgs/msg/Image"),
-                               ("/depth/camera_info", "sensor_msgs/msg/CameraInfo"),
-                               ("/camera/image_raw", "sensor_msgs/msg/Image"), ("/points", "sensor_msgs/msg/PointCloud2")):
-            self.writer.add_topic(topic, msgtype)
+        types = {"depth": "Image", "confidence": "Image", "info": "CameraInfo", "points": "PointCloud2"}
+        for key in self.OUTPUTS:
+            self.writer.add_topic(self.topics[key], f"sensor_msgs/msg/{types[key]}")
+        self.writer.add_topic("/camera/image_raw", "sensor_msgs/msg/Image")
         self.cloud = CloudBuilder(rgb=True, min_depth=values["min_depth"], max_depth=values["max_depth"],
                                   decimation=max(2, values["cloud_decimation"]))
 
     def write(self, frame: Any, result: Any, pipeline: Any) -> None:
-        from depth_ros.ros.conversions import array_to_image, camera_info_from_model, cloud_to_msg, depth_to_image, make_header
+        from depth_ros.ros.conversions import array_to_image, make_header
+        from depth_ros.ros.conversions.result import result_messages
 
         header = make_header(frame.stamp_ns, frame.frame_id)
         t = frame.stamp_ns
         self.writer.write("/camera/image_raw", t, array_to_image(np.ascontiguousarray(frame.rgb), "rgb8", header=header))
-        self.writer.write("/depth/image", t, depth_to_image(result.depth, header))
-        if result.confidence is not None:
-            self.writer.write("/depth/confidence", t, depth_to_image(result.confidence, header))
-        if frame.camera is not None:
-            self.writer.write("/depth/camera_info", t, camera_info_from_model(frame.camera, header))
-            cloud = self.cloud.build(result.depth, frame.camera, frame.rgb, reuse=False)
-            self.writer.write("/points", t, cloud_to_msg(cloud, header))
+        cloud = self.cloud.build(result.depth, frame.camera, frame.rgb, reuse=False) if frame.camera is not None else None
+        for key, msg in result_messages(result, header, self.OUTPUTS, cloud=cloud).items():
+            self.writer.write(self.topics[key], t, msg)
 
     def close(self) -> None:
         self.writer.close()

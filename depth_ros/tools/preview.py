@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from depth_ros.optional import pyplot
+
 
 def colorize_depth(depth: np.ndarray, vmin: float | None = None, vmax: float | None = None,
                    cmap: int = cv2.COLORMAP_TURBO) -> np.ndarray:
@@ -25,10 +27,7 @@ def colorize_depth(depth: np.ndarray, vmin: float | None = None, vmax: float | N
 def save_preview(path: str | Path, rgb: np.ndarray, gt: np.ndarray | None, pred: np.ndarray,
                  title: str = "", confidence: np.ndarray | None = None) -> Path:
     """Save image | ground truth | prediction | abs-rel error (| confidence) as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the preview images")
 
     panels = [("image", rgb, None)]
     valid = np.isfinite(pred)

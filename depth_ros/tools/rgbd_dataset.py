@@ -24,12 +24,15 @@ class RgbdFrame:
 
 
 def default_shared_dir(start: Path | None = None) -> Path | None:
-    """The `shared` folder beside the checkout (../shared), or None when absent."""
-    here = (start or Path(__file__)).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared"
-        if (parent / "depth_ros").is_dir() and candidate.is_dir():
-            return candidate
+    """The `shared` folder beside the checkout (../shared), or None when absent.
+
+    Looked for above `start`, else above the current folder and then above this file (a checkout).
+    """
+    for here in [start] if start else [Path.cwd() / "_", Path(__file__)]:
+        for parent in here.resolve().parents:
+            candidate = parent.parent / "shared"
+            if (parent / "depth_ros").is_dir() and candidate.is_dir():
+                return candidate
     return None
 
 

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from depth_ros.package_data import user_cache_dir
 from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 
 PROG = "depth-ros-train"
@@ -52,7 +53,7 @@ CHECKPOINT_FORMAT = "depth_ros.train"
 CHECKPOINT_VERSION = 1
 MIN_DEPTH = 0.1
 SHIPPED = "shipped"
-DEFAULT_CACHE = Path.home() / ".cache" / "depth_ros" / "train"
+DEFAULT_CACHE = user_cache_dir("train")
 DEFAULT_THREADS = 2
 DEFAULT_EPOCHS = 20
 # Options a resumed run may change; every other option comes from the checkpoint.

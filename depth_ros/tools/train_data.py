@@ -160,9 +160,9 @@ def play_sequence(pipeline: Any, seq: Any) -> Iterator[tuple[Any, Any]]:
 
     for stamp, kind, item in sequence_events(seq):
         if kind == IMU:
-            pipeline.fusion.add_imu(item)
+            pipeline.add_imu(item)
         elif kind == RADAR:
-            pipeline.fusion.add_radar(item)
+            pipeline.add_radar(item)
         else:
             yield item, pipeline.process(Frame(item.rgb, seq.camera, stamp))
 

@@ -13,8 +13,10 @@ from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.ground import GroundPrior, ground_correspondences, ground_depth_prior, ground_scale
 from depth_ros.core.imu import STANDARD_GRAVITY, AttitudeFilter, ImuReading, gravity_in_camera
+from depth_ros.core.transforms import OPTICAL_FROM_BODY
 
-R_OPT_BODY = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+from raycast_scenes import cast
+
 HEIGHT = 1.2
 PINHOLE = CameraModel(640, 480, 500, 500, 320, 240)
 PLUMB_BOB = CameraModel(640, 480, 500, 500, 320, 240, "plumb_bob", (-0.25, 0.08, 0.001, -0.001, 0.0))
@@ -32,27 +34,13 @@ BOXES = [
 def _camera_rotation(pitch_deg: float, roll_deg: float) -> np.ndarray:
     """R_world_optical for a camera with REP-103 pitch (down > 0) and roll."""
     R_wb = Rotation.from_euler("ZYX", [0.0, math.radians(pitch_deg), math.radians(roll_deg)]).as_matrix()
-    return R_wb @ R_OPT_BODY.T
+    return R_wb @ OPTICAL_FROM_BODY.R.T
 
 
 def _render(cam: CameraModel, R_w_opt: np.ndarray, boxes=BOXES):
     """Exact optical depth of the scene per pixel (inf: sky) and the mask of visible ground."""
-    rays = cam.rays
-    x = np.broadcast_to(rays.x, (cam.height, cam.width)).astype(np.float64)
-    y = np.broadcast_to(rays.y, (cam.height, cam.width)).astype(np.float64)
-    d = np.stack([x, y, np.ones_like(x)], axis=-1) @ R_w_opt.T  # world direction with optical z = 1
-    origin = np.array([0.0, 0.0, HEIGHT])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ground = np.where(d[..., 2] < 0, -HEIGHT / d[..., 2], np.inf)
-        depth = ground.copy()
-        for lo, hi in boxes:
-            t1 = (np.array(lo) - origin) / d
-            t2 = (np.array(hi) - origin) / d
-            near = np.nanmax(np.minimum(t1, t2), axis=-1)
-            far = np.nanmin(np.maximum(t1, t2), axis=-1)
-            hit = (near <= far) & (near > 0)
-            depth = np.where(hit & (near < depth), near, depth)
-    return depth, ground, (depth == ground) & np.isfinite(ground)
+    hits = cast(cam, R_w_opt, HEIGHT, boxes=boxes)
+    return hits.t, hits.ground, hits.ground_mask
 
 
 def _filter_gravity(pitch_deg: float, roll_deg: float, seed: int = 0) -> np.ndarray:
@@ -63,7 +51,7 @@ def _filter_gravity(pitch_deg: float, roll_deg: float, seed: int = 0) -> np.ndar
     for i in range(300):
         accel = R_wb.T @ [0.0, 0.0, STANDARD_GRAVITY] + rng.normal(0.0, 0.2, 3)
         f.update(ImuReading(i * 5_000_000, rng.normal(0.0, 0.005, 3), accel))
-    return gravity_in_camera(f.gravity_imu(), R_OPT_BODY)  # the IMU is the camera body frame
+    return gravity_in_camera(f.gravity_imu(), OPTICAL_FROM_BODY.R)  # the IMU is the camera body frame
 
 
 def _network(depth: np.ndarray, kind: str, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -26,8 +26,6 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 BAGS = SHARED / "data" / "real_bags" / "robot_localization_imu"
 NS = 1_000_000_000
 T_BASE = 1_700_000_000 * NS  # epoch-sized stamps: float64 seconds would lose precision here
-# optical (x right, y down, z forward) from body (x forward, y left, z up), written out by hand
-R_OPT_BODY = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 
 
 def _angle_deg(R_a: np.ndarray, R_b: np.ndarray) -> float:
@@ -71,7 +69,9 @@ def test_reading_is_immutable_and_from_seconds():
 
 
 def test_hand_written_optical_rotation_matches_transforms():
-    np.testing.assert_array_equal(R_OPT_BODY, OPTICAL_FROM_BODY.R)
+    # optical (x right, y down, z forward) from body (x forward, y left, z up), written out by hand
+    hand_written = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(hand_written, OPTICAL_FROM_BODY.R)
 
 
 def _feed(integ: GyroIntegrator, rate_fn, t_start: float, t_end: float, hz: float, offset: float = 0.0,
@@ -168,7 +168,7 @@ def test_bias_estimation_from_stationary_period():
 
 
 def test_rotation_in_camera_moves_camera_points():
-    R_cam_imu = Rotation.from_euler("xyz", [0.1, -0.3, 0.2]).as_matrix() @ R_OPT_BODY
+    R_cam_imu = Rotation.from_euler("xyz", [0.1, -0.3, 0.2]).as_matrix() @ OPTICAL_FROM_BODY.R
     integ = GyroIntegrator(max_age_s=5.0)
     _feed(integ, lambda t: _body_rate(_wobble, t), 0.0, 1.0, 400.0)
     t0, t1 = 0.3, 0.38
@@ -197,16 +197,16 @@ def test_roll_pitch_from_down_matches_scipy_euler():
 
 
 def test_camera_roll_pitch_conventions():
-    level = R_OPT_BODY @ np.array([0.0, 0.0, -1.0])
+    level = OPTICAL_FROM_BODY.R @ np.array([0.0, 0.0, -1.0])
     np.testing.assert_allclose(level, [0.0, 1.0, 0.0])  # level camera: gravity along optical +y
     assert camera_roll_pitch(level) == pytest.approx((0.0, 0.0), abs=1e-12)
     roll, pitch = math.radians(3.0), math.radians(10.0)
     R_wb = Rotation.from_euler("ZYX", [0.7, pitch, roll]).as_matrix()
-    R_w_opt = R_wb @ R_OPT_BODY.T
+    R_w_opt = R_wb @ OPTICAL_FROM_BODY.R.T
     assert (R_w_opt @ [0.0, 0.0, 1.0])[2] < 0  # positive pitch: the optical axis points below the horizon
     assert (R_w_opt @ [1.0, 0.0, 0.0])[2] < 0  # positive roll: the image's right side is lower
-    # the IMU is the body frame here: R_cam_imu = R_OPT_BODY
-    g_cam = gravity_in_camera(R_wb.T @ [0.0, 0.0, -1.0], R_OPT_BODY)
+    # the IMU is the body frame here: R_cam_imu = OPTICAL_FROM_BODY.R
+    g_cam = gravity_in_camera(R_wb.T @ [0.0, 0.0, -1.0], OPTICAL_FROM_BODY.R)
     np.testing.assert_allclose(g_cam, R_w_opt.T @ [0.0, 0.0, -1.0], atol=1e-12)
     assert camera_roll_pitch(g_cam) == pytest.approx((roll, pitch), abs=1e-12)
     with pytest.raises(InvalidInputError, match="gravity_optical"):

@@ -10,13 +10,13 @@ from scipy.spatial.transform import Rotation
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.imu import GyroIntegrator, ImuReading, rotation_in_camera
+from depth_ros.core.transforms import OPTICAL_FROM_BODY
 
 NS = 1_000_000_000
 T_BASE = 1_700_000_123 * NS
-R_OPT_BODY = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 # IMU mounted rotated w.r.t. the camera body (yawed 90 deg and tilted a little) to exercise R_cam_imu.
 R_BODY_IMU = Rotation.from_euler("ZYX", [math.pi / 2, 0.05, -0.03]).as_matrix()
-R_CAM_IMU = R_OPT_BODY @ R_BODY_IMU
+R_CAM_IMU = OPTICAL_FROM_BODY.R @ R_BODY_IMU
 
 
 def _camera_motion(t: float) -> Rotation:
@@ -52,8 +52,8 @@ def test_gyro_compensation_reprojects_radar_points_within_a_pixel(latency_s):
     uv_scan = np.column_stack([rng.uniform(40, 600, n), rng.uniform(40, 440, n)])
     depth = rng.uniform(3.0, 40.0, n)
     p_scan = np.column_stack([(uv_scan[:, 0] - 320) / 500 * depth, (uv_scan[:, 1] - 240) / 500 * depth, depth])
-    R_w_opt_scan = (_camera_motion(t_scan) * Rotation.from_matrix(R_OPT_BODY.T))
-    R_w_opt_image = (_camera_motion(t_image) * Rotation.from_matrix(R_OPT_BODY.T))
+    R_w_opt_scan = (_camera_motion(t_scan) * Rotation.from_matrix(OPTICAL_FROM_BODY.R.T))
+    R_w_opt_image = (_camera_motion(t_image) * Rotation.from_matrix(OPTICAL_FROM_BODY.R.T))
     p_world = R_w_opt_scan.apply(p_scan)  # camera at the origin: rotation only
     uv_true, front = cam.project(R_w_opt_image.inv().apply(p_world))
     assert front.all()

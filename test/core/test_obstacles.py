@@ -19,13 +19,16 @@ from depth_ros.core.obstacles import (
     gravity_from_roll_pitch,
     voxel_downsample,
 )
+from depth_ros.core.transforms import OPTICAL_FROM_BODY
+
+from raycast_scenes import cast
 
 o3d = pytest.importorskip("open3d")
 
 CAM = CameraModel(160, 120, 120.0, 120.0, 79.5, 59.5)
 # Optical axes in a REP-103 world (x forward, y left, z up) for a level camera: columns are
 # optical x (right = -y), optical y (down = -z), optical z (forward = +x).
-R_LEVEL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+R_LEVEL = OPTICAL_FROM_BODY.R.T
 OFFSETS = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)]
 
 
@@ -72,27 +75,8 @@ def camera_rotation(roll: float = 0.0, pitch: float = 0.0) -> np.ndarray:
 
 def render(camera: CameraModel, R_wo: np.ndarray, height: float, boxes=(), ceiling=None, wall_x=None):
     """Optical depth and world hit points of a camera `height` above the ground plane z = 0."""
-    rays = camera.rays
-    r = np.stack(np.broadcast_arrays(rays.x.astype(np.float64), rays.y.astype(np.float64), np.ones((1, 1))), -1)
-    w = r @ R_wo.T  # world direction per pixel, scaled so that t = optical depth
-    o = np.array([0.0, 0.0, height])
-    t = np.full(w.shape[:2], np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(w[..., 2] < 0, -height / w[..., 2], t)
-        if ceiling is not None:
-            t = np.where(w[..., 2] > 0, np.minimum(t, (ceiling - height) / w[..., 2]), t)
-        if wall_x is not None:
-            t = np.where(w[..., 0] > 0, np.minimum(t, wall_x / w[..., 0]), t)
-        for lo, hi in boxes:
-            lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-            t0 = (lo - o) / w
-            t1 = (hi - o) / w
-            tn = np.nanmax(np.minimum(t0, t1), axis=-1)
-            tf = np.nanmin(np.maximum(t0, t1), axis=-1)
-            hit = (tn <= tf) & (tn > 0)
-            t = np.where(hit, np.minimum(t, tn), t)
-    depth = np.where(np.isfinite(t), t, np.nan).astype(np.float32)
-    return depth, o + t[..., None] * w
+    hits = cast(camera, R_wo, height, boxes=boxes, ceiling=ceiling, wall_x=wall_x)
+    return hits.depth, hits.points
 
 
 def to_world(points_optical: np.ndarray, R_wo: np.ndarray, height: float) -> np.ndarray:

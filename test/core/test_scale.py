@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from depth_ros.core.errors import InvalidInputError
-from depth_ros.core.scale import ScaleFit, apply_fit, fit_scale, normalize_kind, sample_at
+from depth_ros.core.output_kind import OutputKind
+from depth_ros.core.scale import ScaleFit, apply_fit, fit_scale, sample_at
 
 METHODS = ("huber", "ransac")
 
@@ -47,7 +48,7 @@ def test_metric_noiseless_exact(method):
     fit = fit_scale(pred, depth, "metric", method=method)
     assert fit.ok and fit.reason == ""
     assert fit.scale == pytest.approx(1.37, rel=1e-12)
-    assert fit.shift == 0.0 and fit.kind == "metric"
+    assert fit.shift == 0.0 and fit.kind is OutputKind.METRIC
     assert fit.n_points == fit.n_inliers == 40 and fit.inliers.all()
     assert fit.residual == pytest.approx(0.0, abs=1e-12)
 
@@ -56,7 +57,7 @@ def test_metric_noiseless_exact(method):
 def test_inverse_noiseless_exact_scale_and_shift(method):
     pred, depth = inverse_scene(np.random.default_rng(2), 40, 0.07, 0.03)
     fit = fit_scale(pred, depth, "relative_inverse", method=method)
-    assert fit.ok and fit.kind == "inverse"
+    assert fit.ok and fit.kind is OutputKind.RELATIVE_INVERSE
     assert fit.scale == pytest.approx(0.07, rel=1e-9)
     assert fit.shift == pytest.approx(0.03, rel=1e-9)
     assert fit.n_inliers == 40
@@ -215,12 +216,16 @@ def test_bad_arguments_name_the_value():
         fit_scale([1.0, 2.0], [1.0, 2.0], "metric", weights=[1.0, -1.0])
 
 
-def test_normalize_kind_accepts_enum_values():
-    class Kind:
-        value = "relative_inverse"
-
-    assert normalize_kind(Kind()) == "inverse"
-    assert normalize_kind("METRIC") == "metric"
+def test_kind_given_as_string_or_enum_gives_the_same_fit():
+    pred, depth = inverse_scene(np.random.default_rng(4), 30, 0.05, 0.02, noise=0.01)
+    by_enum = fit_scale(pred, depth, OutputKind.RELATIVE_INVERSE)
+    for name in ("inverse", "relative_inverse", "INVERSE"):
+        by_name = fit_scale(pred, depth, name)
+        assert by_name.kind is OutputKind.RELATIVE_INVERSE
+        assert (by_name.scale, by_name.shift) == (by_enum.scale, by_enum.shift)
+    assert _fit(1.0, 0.0, "metric").kind is OutputKind.METRIC  # a hand-made fit stores the enum
+    with pytest.raises(InvalidInputError, match="kind"):
+        fit_scale(pred, depth, "disparity")
 
 
 def _fit(scale, shift, kind):

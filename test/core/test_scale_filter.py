@@ -130,7 +130,7 @@ def test_inverse_filter_tracks_scale_and_shift_of_real_fits():
 
 
 def test_kind_mismatch_and_bad_parameters():
-    with pytest.raises(InvalidInputError, match="'inverse'"):
+    with pytest.raises(InvalidInputError, match="'relative_inverse' given to a 'metric'"):
         ScaleFilter("metric").update(0, ScaleFit(1.0, 0.1, "inverse", 9, 9, 0.0, True, "", np.ones(9, bool)))
     with pytest.raises(InvalidInputError, match="-1"):
         ScaleFilter("metric", process_noise=-1)

@@ -11,6 +11,7 @@ import pytest
 
 from depth_ros.models import OutputKind, load_model
 from depth_ros.models.compact_spec import NAME, ONNX_FILE, SPEC, WEIGHTS_DIR
+from depth_ros.models.onnx_backend import OnnxDepthModel
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -69,7 +70,7 @@ def test_spec_is_importable_without_torch_and_describes_the_weights():
 def test_shipped_model_predicts_metric_depth_with_and_without_prior(frame):
     rgb, gt, prior = frame
     model = load_model(NAME)  # the package's weights, ONNX Runtime
-    assert type(model).__name__ == "CompactOnnxModel" and model.spec.max_depth == SPEC.max_depth
+    assert isinstance(model, OnnxDepthModel) and model.spec.max_depth == SPEC.max_depth
     with_prior, without = model.predict(rgb, prior), model.predict(rgb)
     for depth in (with_prior, without):
         assert depth.shape == (240, 320) and depth.dtype == np.float32

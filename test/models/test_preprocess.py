@@ -20,6 +20,7 @@ from depth_ros.models.preprocess import (
     postprocess,
     preprocess,
     resize_align_corners,
+    resize_sparse_prior,
 )
 
 RGBD = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "rgbd"
@@ -155,14 +156,51 @@ def test_channel_order_and_prior_channel() -> None:
     np.testing.assert_allclose(base, expected, atol=1e-6)
 
     four = dataclasses.replace(spec, input_channels=4)
-    prior = np.zeros((60, 80), np.float32)
-    prior[::2, ::2] = 3.5  # every even pixel: nearest-resampling by 2 keeps exactly these
+    # Halving: source pixel (r, c) lands in network pixel (r // 2, c // 2). Odd coordinates are the
+    # ones nearest resizing skips; two samples in one pixel keep the nearer; NaN / negative = none.
+    prior = _points((60, 80), {(1, 3): 4.0, (2, 2): 6.0, (3, 3): 2.5, (59, 79): 9.0, (11, 20): np.nan,
+                               (20, 41): -2.0})
     out = preprocess(rgb, four, prior).image
     assert out.shape == (30, 40, 4)
     np.testing.assert_array_equal(out[:, :, :3], base)
-    np.testing.assert_array_equal(out[:, :, 3], cv2.resize(prior, (40, 30), interpolation=cv2.INTER_NEAREST))
-    assert out[:, :, 3].max() == pytest.approx(3.5)
+    np.testing.assert_array_equal(out[:, :, 3], _points((30, 40), {(0, 1): 4.0, (1, 1): 2.5, (29, 39): 9.0}))
     assert not preprocess(rgb, four).image[:, :, 3].any()
+
+
+def _points(shape: tuple[int, int], values: dict[tuple[int, int], float]) -> np.ndarray:
+    prior = np.zeros(shape, np.float32)
+    for (y, x), value in values.items():
+        prior[y, x] = value
+    return prior
+
+
+def test_resize_sparse_prior_keeps_sparse_samples() -> None:
+    prior = _points((100, 150), {(0, 0): 7.0, (2, 3): 3.0, (51, 77): 12.5, (99, 149): 0.4, (60, 10): np.nan})
+    small = resize_sparse_prior(prior, (20, 30))
+    assert small.shape == (20, 30) and small.dtype == np.float32
+    assert small[0, 0] == 3.0  # two samples in one 5x5 cell: the nearest wins
+    assert small[10, 15] == 12.5 and small[19, 29] == np.float32(0.4)
+    assert np.count_nonzero(small) == 3  # nothing blended, NaN dropped
+    grid = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(resize_sparse_prior(grid, (6, 8)), np.repeat(np.repeat(grid, 2, 0), 2, 1))
+    mixed = resize_sparse_prior(_points((10, 40), {(3, 21): 2.0}), (20, 10))
+    assert set(np.unique(mixed)) == {0.0, 2.0} and np.count_nonzero(mixed) == 2
+
+
+def test_resize_sparse_prior_at_a_non_integer_ratio() -> None:
+    # 7 x 10 -> 3 x 4: source row r goes to floor(3 r / 7): rows 0-2 -> 0, 3-4 -> 1, 5-6 -> 2;
+    # source column c to floor(4 c / 10): columns 0-2 -> 0, 3-4 -> 1, 5-7 -> 2, 8-9 -> 3.
+    prior = _points((7, 10), {(2, 2): 5.0, (3, 4): 2.0, (6, 9): 9.0, (5, 5): 4.0, (6, 7): 3.0,
+                              (0, 9): np.inf, (4, 0): -1.0})
+    expected = np.array([[5.0, 0.0, 0.0, 0.0],
+                         [0.0, 2.0, 0.0, 0.0],
+                         [0.0, 0.0, 3.0, 9.0]], np.float32)
+    np.testing.assert_array_equal(resize_sparse_prior(prior, (3, 4)), expected)
+    # Shrinking one axis and growing the other: rows pooled as above, 10 columns -> 20 (each one twice).
+    rows = np.array([[0, 0, 5, 0, 0, 0, 0, 0, 0, 0],
+                     [0, 0, 0, 0, 2, 0, 0, 0, 0, 0],
+                     [0, 0, 0, 0, 0, 4, 0, 3, 0, 9]], np.float32)
+    np.testing.assert_array_equal(resize_sparse_prior(prior, (3, 20)), np.repeat(rows, 2, axis=1))
 
 
 def test_views_are_accepted() -> None:

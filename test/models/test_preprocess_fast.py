@@ -41,7 +41,7 @@ def test_prior_channel_and_in_place_writes_reach_nchw() -> None:
     rgb = _image((30, 40))
     prepared = preprocess(rgb, spec, np.full((30, 40), 2.5, np.float32))
     assert prepared.image.shape == (28, 42, 4) and (prepared.image[:, :, 3] == 2.5).all()
-    prepared.image[:, :, 3] = 7.0  # what radar_fusion/compact_runtime do with their own prior resizing
+    prepared.image[:, :, 3] = 7.0  # a write into the (h, w, C) view
     assert (prepared.nchw()[0, 3] == 7.0).all()
     assert not preprocess(rgb, spec).image[:, :, 3].any()
 

@@ -241,19 +241,6 @@ def test_predict_output_contract(loaded, source) -> None:
         loaded.predict(rgb, np.zeros((44, 80), np.float32))
 
 
-def test_resize_prior_keeps_sparse_samples() -> None:
-    prior = _sparse_prior((100, 150), {(0, 0): 7.0, (2, 3): 3.0, (51, 77): 12.5, (99, 149): 0.4, (60, 10): np.nan})
-    small = rf.resize_prior(prior, (20, 30))
-    assert small.shape == (20, 30) and small.dtype == np.float32
-    assert small[0, 0] == 3.0  # two samples in one 5x5 cell: the nearest wins
-    assert small[10, 15] == 12.5 and small[19, 29] == np.float32(0.4)
-    assert np.count_nonzero(small) == 3  # nothing blended, NaN dropped
-    grid = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
-    np.testing.assert_array_equal(rf.resize_prior(grid, (6, 8)), np.repeat(np.repeat(grid, 2, 0), 2, 1))
-    mixed = rf.resize_prior(_sparse_prior((10, 40), {(3, 21): 2.0}), (20, 10))
-    assert set(np.unique(mixed)) == {0.0, 2.0} and np.count_nonzero(mixed) == 2
-
-
 class _Payload:
     triggered: list[int] = []
 

@@ -8,10 +8,13 @@ import pytest
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.imu import ImuReading
+from depth_ros.core.output_kind import OutputKind
 from depth_ros.core.radar import RadarScan
 from depth_ros.core.radar_sim import default_radar_extrinsic, simulate_radar
 from depth_ros.core.transforms import OPTICAL_FROM_BODY, rpy_to_matrix
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
+
+from raycast_scenes import cast, pitched
 
 CAM = CameraModel(160, 120, 120.0, 120.0, 79.5, 59.5)
 HEIGHT = 1.2
@@ -20,17 +23,7 @@ PITCH = np.radians(8.0)
 
 def scene_depth(cam=CAM, height=HEIGHT, pitch=PITCH, wall=6.0):
     """Exact depth of a camera `height` above a floor, pitched down, facing a wall `wall` m ahead."""
-    r = cam.rays
-    y = np.broadcast_to(r.y, (cam.height, cam.width))
-    # Ray direction in a level frame (x right, y down, z forward) after pitching the camera down.
-    c, s = np.cos(pitch), np.sin(pitch)
-    dy = c * y + s * 1.0
-    dz = -s * y + c * 1.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_floor = np.where(dy > 0, height / dy, np.inf)
-        t_wall = np.where(dz > 0, wall / dz, np.inf)
-    t = np.minimum(t_floor, t_wall)  # ray parameter per unit optical z
-    return np.where(np.isfinite(t), t, np.nan).astype(np.float32)
+    return cast(cam, pitched(pitch), height, wall_x=wall).depth
 
 
 def gravity_imu_readings(n=100, t0=0, pitch=PITCH):
@@ -125,7 +118,7 @@ def test_temporal_filter_smooths_and_resets_on_time_jump():
     assert stage.add_radar(radar_scan(gt, 50_000_000, seed=99)) is True
     assert [s.stamp_ns for s in stage.radar.scans_for(50_000_000)] == [50_000_000]
     stage.reset()
-    assert stage._filter("metric").update(1, None).source == "none"
+    assert stage._filter(OutputKind.METRIC).update(1, None).source == "none"
 
 
 def test_motion_compensation_uses_the_gyro():
@@ -163,7 +156,7 @@ def test_result_carries_the_gravity_of_its_own_time():
     from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
 
     class Flat:
-        spec = type("S", (), {"output_kind": type("K", (), {"value": "metric"})(), "input_channels": 3,
+        spec = type("S", (), {"output_kind": OutputKind.METRIC, "input_channels": 3,
                               "max_depth": 30.0})()
 
         def predict(self, rgb, prior=None):
@@ -171,7 +164,7 @@ def test_result_carries_the_gravity_of_its_own_time():
 
     pipe = DepthPipeline(Flat(), PipelineConfig(0.1, 30.0), FusionConfig(imu_enabled=True))
     for reading in gravity_imu_readings(n=50, t0=0):  # 0 .. 0.245 s, camera pitched down 8 deg
-        pipe.fusion.add_imu(reading)
+        pipe.add_imu(reading)
     rgb = np.zeros((CAM.height, CAM.width, 3), np.uint8)
     fresh = pipe.process(Frame(rgb, CAM, 300_000_000))
     expected = OPTICAL_FROM_BODY.R @ (rpy_to_matrix(0.0, PITCH, 0.0).T @ np.array([0.0, 0.0, -1.0]))

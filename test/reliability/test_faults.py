@@ -18,31 +18,33 @@ from sensor_msgs.msg import Imu, PointCloud2  # noqa: E402
 
 from depth_ros.core.camera import CameraModel  # noqa: E402
 from depth_ros.core.errors import ModelLoadError  # noqa: E402
-from depth_ros.core.radar_sim import simulate_radar  # noqa: E402
-from depth_ros.ros.conversions import array_to_image, image_to_depth_m, make_header, points_to_msg, read_fields  # noqa: E402
+from depth_ros.core.imu import STANDARD_GRAVITY  # noqa: E402
+from depth_ros.ros.conversions import array_to_image, image_to_depth_m, make_header, read_fields  # noqa: E402
 from depth_ros.ros.node_process import FrameClient  # noqa: E402
 
-from graph_helpers import Graph, level, values  # noqa: E402
+from graph_rig import Graph, level, values  # noqa: E402
+from radar_imu_msgs import imu_msgs, radar_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
 S = 1_000_000_000
 
 
+def _params(fastdepth_path, params: dict | None) -> dict:
+    return {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "diagnostics_period": 0.1, **(params or {})}
+
+
+def _ready(g: Graph) -> Graph:
+    assert g.node.active
+    assert g.client.wait_for_subscribers(10, g.executor)
+    return g
+
+
 @pytest.fixture
-def graphs(ros, fastdepth_path):
-    made: list[Graph] = []
-
+def graphs(make_graph, fastdepth_path):
     def make(namespace: str, params: dict | None = None, node_name: str = "depth_node", **kwargs) -> Graph:
-        g = Graph(node_name, namespace, {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "diagnostics_period": 0.1,
-                                         **(params or {})}, **kwargs)
-        made.append(g)
-        assert g.node.active
-        assert g.client.wait_for_subscribers(10, g.executor)
-        return g
+        return _ready(make_graph(namespace, _params(fastdepth_path, params), node_name, rosout=True, **kwargs))
 
-    yield make
-    for g in made:
-        g.close()
+    return make
 
 
 def frame_out(g: Graph, frame, stamp: int, kinds=("depth",), camera="frame", timeout: float = 10.0):
@@ -66,50 +68,53 @@ FAULTS = {
 }
 
 
-def test_model_faults_skip_the_frame_with_an_error_diagnostic(graphs, rgbd_frames):
-    g = graphs("mf")
-    model = g.node.pipeline.model
-    frame = rgbd_frames[2]
-    assert g.client.handshake(frame.rgb, frame.camera, 15, g.executor)
-    real_predict = model.predict
-    stamp = 10 * S
-    for name, (corrupt, reason) in FAULTS.items():
-        model.predict = lambda rgb, prior=None, corrupt=corrupt: corrupt(real_predict(rgb, prior))
-        stamp += S
-        sent, failures = time.monotonic(), g.node.stats.errors["model"] + g.node.stats.errors["internal"]
-        g.client.publish_frame(frame.rgb, frame.camera, stamp, frame_id="cam")
-        assert g.spin_until(lambda: g.node.stats.errors["model"] + g.node.stats.errors["internal"] > failures, 10)
-        g.spin(0.2)
-        assert g.client.get(stamp) is None, f"{name}: a frame with a failed model was published"
-        status = g.wait_diagnostic(lambda s: level(s) == "ERROR" and reason in s.message, since=sent)
-        assert status is not None, f"{name}: no ERROR diagnostic naming '{reason}'"
-        model.predict = real_predict
-        stamp += S
-        out = frame_out(g, frame, stamp, kinds=("depth", "points"))
+@pytest.fixture(scope="class")
+def mf(ros, fastdepth_path, rgbd_frames):
+    """One depth_node for all the model faults of TestModelFaults, closed after the class."""
+    g = Graph("mf", _params(fastdepth_path, None), rosout=True)
+    try:
+        _ready(g)
+        frame = rgbd_frames[2]
+        assert g.client.handshake(frame.rgb, frame.camera, 15, g.executor)
+        g.stamp = 10 * S  # stamps keep increasing over the faults: no time jump
+        yield g
+    finally:
+        g.close()
+
+
+class TestModelFaults:
+    """One node takes the faults in turn (the cases share it, in order): each must leave it working."""
+
+    @pytest.mark.parametrize("name", list(FAULTS))
+    def test_model_fault_skips_the_frame_with_an_error_diagnostic(self, mf, rgbd_frames, name):
+        g = mf
+        corrupt, reason = FAULTS[name]
+        model = g.node.pipeline.model
+        frame = rgbd_frames[2]
+        real_predict = model.predict
+        model.predict = lambda rgb, prior=None: corrupt(real_predict(rgb, prior))
+        try:
+            g.stamp += S
+            stamp = g.stamp
+            sent, failures = time.monotonic(), g.node.stats.errors["model"] + g.node.stats.errors["internal"]
+            g.client.publish_frame(frame.rgb, frame.camera, stamp, frame_id="cam")
+            assert g.spin_until(lambda: g.node.stats.errors["model"] + g.node.stats.errors["internal"] > failures, 10)
+            g.spin(0.2)
+            assert g.client.get(stamp) is None, f"{name}: a frame with a failed model was published"
+            status = g.wait_diagnostic(lambda s: level(s) == "ERROR" and reason in s.message, since=sent)
+            assert status is not None, f"{name}: no ERROR diagnostic naming '{reason}'"
+        finally:
+            model.predict = real_predict
+        g.stamp += S
+        out = frame_out(g, frame, g.stamp, kinds=("depth", "points"))
         assert out is not None, f"{name}: the next good frame was not published"
         depth = image_to_depth_m(out.depth)
         assert np.isfinite(depth).mean() > 0.9 and np.nanmin(depth) > 0
-    assert g.node.stats.errors["model"] + g.node.stats.errors["internal"] == len(FAULTS)
-    assert g.node._worker is not None and g.node.active
+        assert g.node.stats.errors["model"] + g.node.stats.errors["internal"] == failures + 1  # this fault, once
+        assert g.node._worker is not None and g.node.active
 
 
 # -- scale sources stop and come back ----------------------------------------------------------------
-
-
-def _radar(frame, stamp: int, seed: int = 0) -> PointCloud2:
-    sim = simulate_radar(frame.depth, frame.camera, np.random.default_rng(seed), stamp_ns=stamp)
-    return points_to_msg(sim.scan.points.astype(np.float32), header=make_header(stamp, "radar_link"),
-                         extra={"snr": sim.scan.fields["snr"].astype(np.float32)})
-
-
-def _imu(stamp: int, n: int = 20) -> list[Imu]:
-    out = []
-    for i in range(n):
-        m = Imu(header=make_header(stamp - (n - i) * 5_000_000, "imu_link"))
-        m.linear_acceleration.x, m.linear_acceleration.z = -9.80665 * np.sin(0.2), 9.80665 * np.cos(0.2)
-        m.orientation_covariance[0] = -1.0
-        out.append(m)
-    return out
 
 
 def _scaled_frame(g: Graph, frame, stamp: int, radar=None, imu=None):
@@ -135,7 +140,7 @@ def test_radar_stops_and_comes_back(graphs, rgbd_frames):
     frame = rgbd_frames[7]
     t = 100 * S
 
-    status = _scaled_frame(g, frame, t, radar=_radar(frame, t))
+    status = _scaled_frame(g, frame, t, radar=radar_msg(frame, t)[0])
     assert g.node._last_result_info["scale_source"] == "radar"
     assert level(status) == "OK", status.message
 
@@ -146,7 +151,7 @@ def test_radar_stops_and_comes_back(graphs, rgbd_frames):
     assert level(status) == "WARN" and status.message == "no radar in the last 0.5 s: using model"
 
     t += 2 * S  # and is back
-    status = _scaled_frame(g, frame, t, radar=_radar(frame, t, seed=1))
+    status = _scaled_frame(g, frame, t, radar=radar_msg(frame, t, seed=1)[0])
     assert g.node._last_result_info["scale_source"] == "radar"
     assert level(status) == "OK", status.message
     assert g.node.stats.errors.total() == 0, dict(g.node.stats.errors)
@@ -160,7 +165,7 @@ def test_imu_stops_and_comes_back(graphs, rgbd_frames):
     frame = rgbd_frames[3]
     t = 50 * S
 
-    status = _scaled_frame(g, frame, t, imu=_imu(t))
+    status = _scaled_frame(g, frame, t, imu=imu_msgs(t, gravity=STANDARD_GRAVITY, pitch=0.2))
     assert g.node._last_result_info["scale_source"] == "ground" and level(status) == "OK", status.message
 
     t += 3 * S  # the IMU has stopped: its gravity is too old for the ground plane
@@ -170,7 +175,7 @@ def test_imu_stops_and_comes_back(graphs, rgbd_frames):
     assert level(status) == "WARN" and status.message == "no IMU in the last 1 s: using model"
 
     t += 3 * S
-    status = _scaled_frame(g, frame, t, imu=_imu(t))
+    status = _scaled_frame(g, frame, t, imu=imu_msgs(t, gravity=STANDARD_GRAVITY, pitch=0.2))
     assert g.node._last_result_info["scale_source"] == "ground" and level(status) == "OK", status.message
 
 
@@ -247,6 +252,7 @@ def test_images_before_any_camera_info(graphs, rgbd_frames):
 # -- time jumps backwards (bag loop, use_sim_time) -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_time_jump_backwards_resets_buffers_and_filters(graphs, rgbd_frames):
     g = graphs("tj", {"radar.translation": [0.0, 0.10, 0.0], "imu.enabled": False, "use_sim_time": True},
                node_name="radar_depth_node")
@@ -264,7 +270,7 @@ def test_time_jump_backwards_resets_buffers_and_filters(graphs, rgbd_frames):
     frame = rgbd_frames[7]
     for k in range(3):  # a few frames with radar: the temporal scale filter has a state
         t = 100 * S + k * 100_000_000
-        status = _scaled_frame(g, frame, t, radar=_radar(frame, t, seed=k))
+        status = _scaled_frame(g, frame, t, radar=radar_msg(frame, t, seed=k)[0])
         assert g.node._last_result_info["scale_source"] == "radar"
     assert len(g.node.pipeline.fusion.radar) == 3
     _scaled_frame(g, frame, 100 * S + 900_000_000)  # radar out of its 0.5 s window: the filter holds the scale
@@ -282,7 +288,7 @@ def test_time_jump_backwards_resets_buffers_and_filters(graphs, rgbd_frames):
     assert g.wait_diagnostic(lambda s: True, timeout=2.0) is not None  # ...and its timer still fires
 
     t = 10 * S + 200_000_000
-    _scaled_frame(g, frame, t, radar=_radar(frame, t, seed=5))
+    _scaled_frame(g, frame, t, radar=radar_msg(frame, t, seed=5)[0])
     assert g.node._last_result_info["scale_source"] == "radar"
 
 
@@ -309,8 +315,10 @@ def test_no_work_without_subscribers_and_none_lost_when_they_return(graphs, rgbd
         for i in range(5):
             g.client.publish_frame(frame.rgb, frame.camera, (60 + i) * S, frame_id="cam")
             g.spin(0.2)
-        assert g.node.stats.input.total == frames_in + 5
-        assert g.node.stats.skipped_no_subscribers == skipped + 5 and not calls
+        # Camera input is best effort: a frame may be lost on the way, but every one that arrives is skipped.
+        received = g.node.stats.input.total - frames_in
+        assert received >= 3
+        assert g.node.stats.skipped_no_subscribers == skipped + received and not calls
 
         # A new subscriber (another node) appears: work resumes, without errors.
         late = FrameClient("late", namespace="sub")

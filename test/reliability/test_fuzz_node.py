@@ -10,7 +10,6 @@ graph. The camera-info wait of the worker is set to 0 here: it only makes unmatc
 from __future__ import annotations
 
 import sys
-import threading
 import time
 
 import pytest
@@ -18,15 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image, LaserScan, PointCloud2  # noqa: E402
 
 from depth_ros.core.errors import DepthRosError  # noqa: E402
 from depth_ros.ros import depth_node as depth_node_module  # noqa: E402
-from depth_ros.ros.conversions import compressed_to_rgb, image_to_rgb  # noqa: E402
-from depth_ros.ros.depth_node import DepthNode  # noqa: E402
-from depth_ros.ros.node_process import FrameClient  # noqa: E402
+from depth_ros.ros.conversions import compressed_to_rgb, image_to_rgb, stamp_to_ns  # noqa: E402
 
 from fuzz_strategies import (  # noqa: E402
     GENERATED,
@@ -38,6 +33,7 @@ from fuzz_strategies import (  # noqa: E402
     odometries,
     pointclouds,
 )
+from graph_rig import Graph  # noqa: E402
 
 # IMU samples of 1e300 m/s^2 overflow the attitude filter's norm (to inf, then gated): expected here.
 pytestmark = [pytest.mark.ros, pytest.mark.filterwarnings("ignore:overflow encountered in dot:RuntimeWarning")]
@@ -51,57 +47,33 @@ def _count(kind: str, n: int = 1) -> None:
     FILE_COUNT[kind] = FILE_COUNT.get(kind, 0) + n
 
 
-class Rig:
-    """radar_depth_node + a client subscribed to every output, spinning on a background thread."""
-
-    def __init__(self, fastdepth_path) -> None:
-        params = {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "odom.enabled": True, "ground.enabled": True,
-                  "ground.camera_height": 1.2, "obstacles.enabled": True, "scan.enabled": True,
-                  "diagnostics_period": 0.1, "radar.use_tf": False}
-        self.node = DepthNode("radar_depth_node", namespace="fuzz",
-                              parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        assert self.node.active
-        self.client = FrameClient("fuzz_client", namespace="fuzz", extra_topics={
-            "depth/confidence": Image, "points/obstacles": PointCloud2, "scan": LaserScan})
-        self.executor = MultiThreadedExecutor(num_threads=2)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.client)
-        assert self.client.wait_for_subscribers(10, self.executor)
-        deadline = time.monotonic() + 10
-        while not all(self.node._wanted()) and time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-        assert all(self.node._wanted()), "the node does not see the client's subscriptions"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.05)
-            for msgs in self.client.extra.values():
-                del msgs[:-5]  # keep memory flat over thousands of outputs
-            with self.client._lock:
-                if len(self.client.outputs) > 50:
-                    self.client.outputs.clear()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.client.destroy_node()
-
-
 @pytest.fixture(scope="module")
-def rig(fastdepth_path):
-    rclpy.init()
+def rig(ros, fastdepth_path):
+    """radar_depth_node + a client subscribed to every output, spinning on a background thread."""
     patch = pytest.MonkeyPatch()
     patch.setattr(depth_node_module, "CAMERA_INFO_WAIT_S", 0.0)
-    r = Rig(fastdepth_path)
-    yield r
-    r.close()
-    patch.undo()
-    rclpy.shutdown()
+    params = {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "odom.enabled": True,
+              "ground.enabled": True, "ground.camera_height": 1.2, "obstacles.enabled": True, "scan.enabled": True,
+              "diagnostics_period": 0.1, "radar.use_tf": False}
+    r = Graph("fuzz", params, "radar_depth_node", diagnostics=False,
+              extra_topics={"depth/confidence": Image, "points/obstacles": PointCloud2, "scan": LaserScan})
+    try:
+        assert r.node.active
+        assert r.client.wait_for_subscribers(10, r.executor)
+        assert r.spin_until(lambda: all(r.node._wanted()), 10), "the node does not see the client's subscriptions"
+
+        def keep_memory_flat() -> None:  # over thousands of outputs
+            for msgs in r.client.extra.values():
+                del msgs[:-5]
+            with r.client._lock:
+                if len(r.client.outputs) > 50:
+                    r.client.outputs.clear()
+
+        r.spin_in_background(keep_memory_flat)
+        yield r
+    finally:
+        r.close()
+        patch.undo()
 
 
 SIDE_INPUTS = st.one_of(
@@ -123,7 +95,9 @@ def test_side_inputs_never_raise(rig, item):
 
 
 def _rgb_or_none(msg):
+    """The pixels of a frame the node can use: decodable, with a valid stamp (else None)."""
     try:
+        stamp_to_ns(msg.header.stamp)
         return compressed_to_rgb(msg) if hasattr(msg, "format") else image_to_rgb(msg)
     except DepthRosError:
         return None
@@ -145,6 +119,7 @@ def frames(draw):
     return msg, side
 
 
+@pytest.mark.slow
 @fuzz(N_FRAMES)
 @given(frames())
 def test_process_never_raises_and_publishes_every_decodable_frame(rig, frame):

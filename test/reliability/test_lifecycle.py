@@ -11,23 +11,17 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 from rcl_interfaces.msg import Log  # noqa: E402
 
-from graph_helpers import Graph  # noqa: E402
+from graph_rig import Graph  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
 
 @pytest.fixture
-def graphs(ros):
-    made: list[Graph] = []
-
+def graphs(make_graph):
     def make(namespace: str, params: dict, node_name: str = "depth_node") -> Graph:
-        g = Graph(node_name, namespace, params)
-        made.append(g)
-        return g
+        return make_graph(namespace, params, node_name, rosout=True)
 
-    yield make
-    for g in made:
-        g.close()
+    return make
 
 
 def _answers(g: Graph, frame, stamp: int, timeout: float = 10.0) -> bool:
@@ -117,6 +111,7 @@ def test_autostart_walks_to_active(graphs, fastdepth_path, rgbd_frames):
     assert g.client.handshake(frame.rgb, frame.camera, 15, g.executor)
 
 
+@pytest.mark.slow
 def test_transitions_while_frames_flow(graphs, fastdepth_path, rgbd_frames):
     """Deactivate/activate and cleanup/configure while frames and diagnostics are in flight: no
     exception escapes the executor, no frame fails internally, and the node answers at the end."""

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
@@ -29,50 +28,19 @@ from depth_ros.ros.node_process import FrameClient  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-class Graph:
-    """A depth node and a client node spinning in one executor."""
-
-    def __init__(self, params: dict, fastdepth_path, want_points: bool = True, namespace: str = "t"):
-        overrides = [Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path))]
-        overrides += [Parameter(k, value=v) for k, v in params.items()]
-        self.node = DepthNode(namespace=namespace, parameter_overrides=overrides)
-        assert self.node.active
-        self.client = FrameClient(namespace=namespace, want_points=want_points,
-                                  extra_topics={"/diagnostics": DiagnosticArray})
-        self.executor = MultiThreadedExecutor(num_threads=2)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.client)
-        assert self.client.wait_for_subscribers(10, self.executor, self.client.info_pub)
-        self.spin(0.3)
-
-    def spin(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.client.destroy_node()
-
-    def diagnostics(self):
-        msgs = self.client.extra["/diagnostics"]
-        mine = [s for m in msgs for s in m.status if s.name.startswith(self.node.get_fully_qualified_name().lstrip("/"))]
-        return mine[-1] if mine else None
-
-
 @pytest.fixture
-def graph_factory(ros, fastdepth_path):
-    graphs = []
+def graph_factory(make_graph, fastdepth_path):
+    """depth_node (FastDepth) and a client in one executor, the node subscribed to our CameraInfo."""
 
-    def make(params=None, **kwargs):
-        g = Graph(params or {}, fastdepth_path, **kwargs)
-        graphs.append(g)
+    def make(params=None, want_points: bool = True, namespace: str = "t"):
+        g = make_graph(namespace, {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), **(params or {})},
+                       want_points=want_points)
+        assert g.node.active
+        assert g.client.wait_for_subscribers(10, g.executor, g.client.info_pub)
+        g.spin(0.3)
         return g
 
-    yield make
-    for g in graphs:
-        g.close()
+    return make
 
 
 def test_depth_points_and_info_match_the_offline_pipeline(graph_factory, rgbd_frames, fastdepth_path):
@@ -160,7 +128,7 @@ def test_bad_input_is_reported_and_the_node_keeps_working(graph_factory, rgbd_fr
     assert g.node.stats.errors["bad_image"] == len(bad)
     assert g.node.stats.errors["bad_camera_info"] >= 1
 
-    diag = g.diagnostics()
+    diag = g.latest_diagnostic()
     assert diag is not None and diag.level == b"\x01"  # WARN
     values = {kv.key: kv.value for kv in diag.values}
     assert int(values["errors_bad_image"]) == len(bad)
@@ -234,7 +202,7 @@ def test_depth_node_as_a_process_with_the_params_file(ros, rgbd_frames, tmp_path
 
     repo = __import__("pathlib").Path(__file__).resolve().parents[2]
     cmd = node_command("depth_node", params={},
-                       params_file=str(repo / "config" / "depth_node.yaml"),
+                       params_file=str(repo / "depth_ros" / "config" / "depth_node.yaml"),
                        remaps={"image": "/cam/image_raw", "camera_info": "/cam/camera_info", "__ns": "/proc"})
     client = FrameClient("proc_client", namespace="proc")
     client.image_pub = client.create_publisher(Image, "/cam/image_raw", 10)

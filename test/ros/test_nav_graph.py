@@ -4,20 +4,18 @@ wall, an obstacle cloud without the floor, and bad input (all-NaN depth, no grav
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import LaserScan, PointCloud2  # noqa: E402
 
 from depth_ros.core.camera import CameraModel  # noqa: E402
 from depth_ros.ros.conversions import read_fields  # noqa: E402
-from depth_ros.ros.depth_node import DepthNode  # noqa: E402
-from depth_ros.ros.node_process import FrameClient  # noqa: E402
+
+from graph_rig import spin  # noqa: E402
+from raycast_scenes import LEVEL, cast  # noqa: E402
 
 pytestmark = pytest.mark.ros
 CAM = CameraModel(160, 120, 100.0, 100.0, 79.5, 59.5)
@@ -26,47 +24,31 @@ HEIGHT = 1.0
 
 def wall_and_floor(wall=3.0):
     """Level camera 1 m above a floor, facing a wall 3 m ahead (optical z)."""
-    r = CAM.rays
-    y = np.broadcast_to(r.y, (CAM.height, CAM.width))
-    with np.errstate(divide="ignore"):
-        floor = np.where(y > 0, HEIGHT / y, np.inf)
-    return np.minimum(floor, wall).astype(np.float32)
+    return cast(CAM, LEVEL, HEIGHT, wall_x=wall).depth
 
 
 @pytest.fixture
-def graph(ros, fastdepth_path):
-    made = []
+def graph(make_graph, fastdepth_path):
+    """depth_node with obstacle cloud and LaserScan, its network replaced by `depth_fn`."""
 
     def make(depth_fn, **params):
-        overrides = [Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path)), Parameter("obstacles.enabled", value=True),
-                     Parameter("scan.enabled", value=True), Parameter("ground.camera_height", value=HEIGHT),
-                     Parameter("min_depth", value=0.1), Parameter("max_depth", value=20.0)]
-        overrides += [Parameter(k, value=v) for k, v in params.items()]
-        node = DepthNode(namespace="nav", parameter_overrides=overrides)
-        node.pipeline.model.predict = lambda rgb, prior=None: depth_fn()
-        client = FrameClient("nav_client", namespace="nav", want_points=False,
-                             extra_topics={"scan": LaserScan, "points/obstacles": PointCloud2})
-        ex = MultiThreadedExecutor(num_threads=2)
-        ex.add_node(node)
-        ex.add_node(client)
-        assert client.wait_for_subscribers(10, ex, client.info_pub)
-        made.append((node, client, ex))
-        return node, client, ex
+        g = make_graph("nav", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path),
+                               "obstacles.enabled": True, "scan.enabled": True, "ground.camera_height": HEIGHT,
+                               "min_depth": 0.1, "max_depth": 20.0, **params},
+                       want_points=False, extra_topics={"scan": LaserScan, "points/obstacles": PointCloud2},
+                       diagnostics=False)
+        g.node.pipeline.model.predict = lambda rgb, prior=None: depth_fn()
+        assert g.client.wait_for_subscribers(10, g.executor, g.client.info_pub)
+        return g.node, g.client, g.executor
 
-    yield make
-    for node, client, ex in made:
-        ex.shutdown()
-        node.destroy_node()
-        client.destroy_node()
+    return make
 
 
 def run_frame(client, ex, stamp):
     rgb = np.zeros((CAM.height, CAM.width, 3), np.uint8)
     client.publish_frame(rgb, CAM, stamp, frame_id="cam_optical")
     assert client.wait_for(stamp, ("depth",), 10, ex) is not None
-    end = time.monotonic() + 0.5
-    while time.monotonic() < end:
-        ex.spin_once(timeout_sec=0.02)
+    spin(ex, 0.5)
     scans = [m for m in client.extra["scan"] if m.header.stamp.nanosec == stamp % 10**9]
     clouds = [m for m in client.extra["points/obstacles"] if m.header.stamp.nanosec == stamp % 10**9]
     return scans[-1] if scans else None, clouds[-1] if clouds else None

@@ -3,75 +3,41 @@ confidence field and fusion diagnostics out; bad radar/IMU input is reported, ne
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image, Imu, PointCloud2, PointField  # noqa: E402
 
 from depth_ros.core.metrics import depth_metrics  # noqa: E402
-from depth_ros.core.radar_sim import simulate_radar  # noqa: E402
 from depth_ros.models.registry import load_model  # noqa: E402
 from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig  # noqa: E402
 from depth_ros.ros.conversions import image_to_depth_m, make_header, points_to_msg, read_fields  # noqa: E402
-from depth_ros.ros.depth_node import DepthNode  # noqa: E402
-from depth_ros.ros.node_process import FrameClient  # noqa: E402
 from depth_ros.ros.params import fusion_config_from_values, params_for  # noqa: E402
+
+from graph_rig import spin  # noqa: E402
+from radar_imu_msgs import imu_msgs, radar_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
 RADAR_T = [0.0, 0.10, 0.0]  # radar 10 cm left of the camera in camera_link, as the simulator places it
 
 
 @pytest.fixture
-def graph(ros, fastdepth_path):
-    node = DepthNode("radar_depth_node", namespace="r", parameter_overrides=[
-        Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path)), Parameter("radar.translation", value=RADAR_T),
-        Parameter("scale.temporal", value=False), Parameter("diagnostics_period", value=0.2),
-    ])
-    assert node.active
-    client = FrameClient("radar_client", namespace="r", extra_topics={
-        "/diagnostics": DiagnosticArray, "depth/confidence": Image})
-    radar_pub = client.create_publisher(PointCloud2, "radar/points", 10)
-    imu_pub = client.create_publisher(Imu, "imu/data", 50)
-    ex = MultiThreadedExecutor(num_threads=2)
-    ex.add_node(node)
-    ex.add_node(client)
-    assert client.wait_for_subscribers(10, ex, radar_pub)
-    yield node, client, radar_pub, imu_pub, ex
-    ex.shutdown()
-    node.destroy_node()
-    client.destroy_node()
-
-
-def spin(ex, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        ex.spin_once(timeout_sec=0.02)
-
-
-def imu_msgs(stamp_ns, n=20):
-    out = []
-    for i in range(n):
-        m = Imu(header=make_header(stamp_ns - (n - i) * 5_000_000, "imu_link"))
-        m.linear_acceleration.z = 9.81
-        m.orientation_covariance[0] = -1.0
-        out.append(m)
-    return out
-
-
-def radar_msg(frame, stamp, seed=0):
-    sim = simulate_radar(frame.depth, frame.camera, np.random.default_rng(seed), stamp_ns=stamp)
-    return points_to_msg(sim.scan.points.astype(np.float32), header=make_header(stamp, "radar_link"),
-                         extra={"snr": sim.scan.fields["snr"].astype(np.float32)}), sim
+def graph(make_graph, fastdepth_path):
+    """radar_depth_node (FastDepth) with radar and IMU publishers it subscribes to."""
+    g = make_graph("r", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "radar.translation": RADAR_T,
+                         "scale.temporal": False, "diagnostics_period": 0.2},
+                   node_name="radar_depth_node", extra_topics={"depth/confidence": Image})
+    assert g.node.active
+    g.client.radar_pub = g.client.create_publisher(PointCloud2, "radar/points", 10)
+    g.client.imu_pub = g.client.create_publisher(Imu, "imu/data", 50)
+    assert g.client.wait_for_subscribers(10, g.executor, g.client.radar_pub)
+    return g
 
 
 def test_radar_depth_matches_the_offline_pipeline_and_is_metric(graph, rgbd_frames, fastdepth_path):
-    node, client, radar_pub, imu_pub, ex = graph
+    node, client, ex = graph.node, graph.client, graph.executor
+    radar_pub, imu_pub = client.radar_pub, client.imu_pub
     frame = rgbd_frames[7]  # redwood: FastDepth is ~35 % off here; radar must fix the scale
     stamp = 5_000_000_000
     for m in imu_msgs(stamp):
@@ -89,7 +55,7 @@ def test_radar_depth_matches_the_offline_pipeline_and_is_metric(graph, rgbd_fram
     values = {p.name: node.get_parameter(p.name).value for p in params_for("radar_depth_node")}
     model = load_model("fastdepth_tflite", path=str(fastdepth_path))
     pipe = DepthPipeline(model, PipelineConfig(cloud_confidence=True), fusion_config_from_values(values))
-    pipe.fusion.add_radar(sim.scan)
+    pipe.add_radar(sim.scan)
     offline = pipe.process(Frame(frame.rgb, frame.camera, stamp, "camera_optical_frame"))
     assert offline.scale_source == "radar"
     np.testing.assert_allclose(depth, offline.depth, rtol=1e-5, atol=1e-5, equal_nan=True)
@@ -106,43 +72,36 @@ def test_radar_depth_matches_the_offline_pipeline_and_is_metric(graph, rgbd_fram
     np.testing.assert_allclose(read_fields(pc, ("confidence",), required=())["confidence"].reshape(conf.shape),
                                offline.confidence, atol=1e-6)
 
-    statuses = [s for m in client.extra["/diagnostics"] for s in m.status if "radar_depth_node" in s.name]
-    values = {kv.key: kv.value for kv in statuses[-1].values}
+    status = graph.latest_diagnostic()
+    assert status is not None
+    values = {kv.key: kv.value for kv in status.values}
     assert values["scale_source"] == "radar" and int(values["radar_used"]) >= 10
     assert float(values["scale"]) == pytest.approx(offline.info["scale"], rel=1e-3) and "fit_residual" in values
 
 
-def test_default_model_is_shipped_and_radar_makes_it_metric(ros, rgbd_frames):
+def test_default_model_is_shipped_and_radar_makes_it_metric(make_graph, rgbd_frames):
     """radar_depth_node with nothing but its defaults: the shipped relative network, made metric by radar."""
-    node = DepthNode("radar_depth_node", namespace="d", parameter_overrides=[
-        Parameter("radar.translation", value=RADAR_T), Parameter("diagnostics_period", value=0.2)])
-    client = FrameClient("default_client", namespace="d", extra_topics={"/diagnostics": DiagnosticArray})
+    g = make_graph("d", {"radar.translation": RADAR_T, "diagnostics_period": 0.2}, node_name="radar_depth_node")
+    node, client, ex = g.node, g.client, g.executor
     radar_pub = client.create_publisher(PointCloud2, "radar/points", 10)
-    ex = MultiThreadedExecutor(num_threads=2)
-    ex.add_node(node)
-    ex.add_node(client)
-    try:
-        assert node.active and node.config.model == "tcmonodepth_small"
-        assert node._model.spec.output_kind.value == "relative_inverse"
-        assert client.wait_for_subscribers(10, ex, radar_pub)
-        frame = rgbd_frames[9]
-        stamp = 6_000_000_000
-        msg, _ = radar_msg(frame, stamp, seed=3)
-        radar_pub.publish(msg)
-        spin(ex, 0.3)
-        client.publish_frame(frame.rgb, frame.camera, stamp, frame_id="camera_optical_frame")
-        out = client.wait_for(stamp, ("depth",), 15, ex)
-        assert out is not None
-        spin(ex, 0.5)
-        assert depth_metrics(image_to_depth_m(out.depth), frame.depth).absrel < 0.3  # metres, not relative
-        statuses = [s for m in client.extra["/diagnostics"] for s in m.status if "radar_depth_node" in s.name]
-        values = {kv.key: kv.value for kv in statuses[-1].values}
-        assert values["depth_kind"] == "metric" and values["scale_source"] == "radar"
-        assert values["radar_fit"] in ("scale", "affine") and values["radar_fit_quality"] in ("full", "subset")
-    finally:
-        ex.shutdown()
-        node.destroy_node()
-        client.destroy_node()
+    assert node.active and node.config.model == "tcmonodepth_small"
+    assert node._model.spec.output_kind.value == "relative_inverse"
+    assert client.wait_for_subscribers(10, ex, radar_pub)
+    frame = rgbd_frames[9]
+    stamp = 6_000_000_000
+    msg, _ = radar_msg(frame, stamp, seed=3)
+    radar_pub.publish(msg)
+    spin(ex, 0.3)
+    client.publish_frame(frame.rgb, frame.camera, stamp, frame_id="camera_optical_frame")
+    out = client.wait_for(stamp, ("depth",), 15, ex)
+    assert out is not None
+    spin(ex, 0.5)
+    assert depth_metrics(image_to_depth_m(out.depth), frame.depth).absrel < 0.3  # metres, not relative
+    status = g.latest_diagnostic()
+    assert status is not None
+    values = {kv.key: kv.value for kv in status.values}
+    assert values["depth_kind"] == "metric" and values["scale_source"] == "radar"
+    assert values["radar_fit"] in ("scale", "affine") and values["radar_fit_quality"] in ("full", "subset")
 
 
 def _cloud(fields, data, n, point_step):
@@ -154,7 +113,8 @@ def _cloud(fields, data, n, point_step):
 
 
 def test_bad_radar_and_imu_input_is_reported(graph, rgbd_frames):
-    node, client, radar_pub, imu_pub, ex = graph
+    node, client, ex = graph.node, graph.client, graph.executor
+    radar_pub, imu_pub = client.radar_pub, client.imu_pub
     frame = rgbd_frames[0]
     stamp = 9_000_000_000
     no_z = _cloud(["x", "y"], bytes(8 * 5), 5, 8)
@@ -174,7 +134,7 @@ def test_bad_radar_and_imu_input_is_reported(graph, rgbd_frames):
     errors = node.stats.errors
     assert errors["bad_radar"] == 2 and errors["empty_radar"] == 1 and errors["radar_subsampled"] == 1
     assert errors["bad_imu"] == 1
-    assert node.pipeline.fusion.counters["radar_nonfinite_points"] >= 2
+    assert node.pipeline.diagnostics().counters["radar_nonfinite_points"] >= 2
     # Old radar (stamps 10 s before the image) is outside the window: the model's own scale is used.
     client.publish_frame(frame.rgb, frame.camera, stamp + 10_000_000_000)
     assert client.wait_for(stamp + 10_000_000_000, ("depth",), 15, ex) is not None

@@ -1,8 +1,15 @@
-"""Helpers for the reliability tests that run depth_node on the real ROS 2 graph (in-process nodes,
-one MultiThreadedExecutor), shared by test_lifecycle.py and test_faults.py."""
+"""The rig of the tests that run depth_node on the real ROS 2 graph: an in-process DepthNode, a
+FrameClient in the same namespace and one MultiThreadedExecutor (two threads) for both.
+
+Used by test/ros (depth, radar and navigation graphs) and test/reliability (lifecycle, faults,
+fuzzing), usually through the `make_graph` fixture of test/conftest.py, which closes every rig it
+made after the test. Closing order matters (a node destroyed while the executor still spins it can
+hang): background spinning stops first, then the executor shuts down, then the node, then the client.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -25,32 +32,48 @@ TRANSITIONS = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transit
                "shutdown": Transition.TRANSITION_UNCONFIGURED_SHUTDOWN}
 
 
-class Graph:
-    """A DepthNode, a FrameClient (with /diagnostics and /rosout) and an executor for both."""
+def spin(executor, seconds: float) -> None:
+    """Spin `executor` for `seconds` (wall time), 20 ms at a time."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.02)
 
-    def __init__(self, node_name: str, namespace: str, params: dict, want_points: bool = True,
-                 extra_topics: dict | None = None) -> None:
+
+class Graph:
+    """A DepthNode, a FrameClient (optionally recording /diagnostics and /rosout) and an executor for both.
+
+    `params` become the node's parameter overrides, in order. The client is named
+    `<namespace>_client` unless `client_name` is given; `want_points` and `extra_topics` go to it.
+    `diagnostics` subscribes the client to /diagnostics (see `diagnostics()`), `rosout` to /rosout
+    (see `logs()`).
+    """
+
+    def __init__(self, namespace: str, params: dict | None = None, node_name: str = "depth_node", *,
+                 client_name: str | None = None, want_points: bool = True, extra_topics: dict | None = None,
+                 diagnostics: bool = True, rosout: bool = False, threads: int = 2) -> None:
         self.node = DepthNode(node_name, namespace=namespace,
-                              parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        self.client = FrameClient(f"{namespace}_client", namespace=namespace, want_points=want_points,
-                                  extra_topics=extra_topics)
+                              parameter_overrides=[Parameter(k, value=v) for k, v in (params or {}).items()])
+        self.client = FrameClient(client_name or f"{namespace}_client", namespace=namespace,
+                                  want_points=want_points, extra_topics=extra_topics)
         self._diag: list[tuple[float, DiagnosticArray]] = []  # (monotonic arrival, message)
-        self.client.create_subscription(DiagnosticArray, "/diagnostics",
-                                        lambda m: self._diag.append((time.monotonic(), m)), OUTPUT_QOS)
+        if diagnostics:
+            self.client.create_subscription(DiagnosticArray, "/diagnostics",
+                                            lambda m: self._diag.append((time.monotonic(), m)), OUTPUT_QOS)
         self.rosout: list[Log] = []
-        self.client.create_subscription(Log, "/rosout", self.rosout.append,
-                                        QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
-        self.executor = MultiThreadedExecutor(num_threads=2)
+        if rosout:
+            self.client.create_subscription(Log, "/rosout", self.rosout.append,
+                                            QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
+        self.executor = MultiThreadedExecutor(num_threads=threads)
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
         self.fqn = self.node.get_fully_qualified_name()
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
 
     # -- spinning ----------------------------------------------------------------------------
 
     def spin(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.02)
+        spin(self.executor, seconds)
 
     def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -60,7 +83,23 @@ class Graph:
             self.executor.spin_once(timeout_sec=0.02)
         return condition()
 
+    def spin_in_background(self, between: Callable[[], None] | None = None) -> None:
+        """Spin on a daemon thread until `close()`, 50 ms at a time, calling `between` after each."""
+        self._stop = threading.Event()
+
+        def run() -> None:
+            while not self._stop.is_set():
+                self.executor.spin_once(timeout_sec=0.05)
+                if between is not None:
+                    between()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
     def close(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(5)
         self.executor.shutdown()
         self.node.destroy_node()
         self.client.destroy_node()
@@ -97,6 +136,11 @@ class Graph:
         """This node's statuses, oldest first (those received after monotonic time `since`)."""
         name = self.fqn.lstrip("/")
         return [s for stamp, m in list(self._diag) if stamp >= since for s in m.status if s.name.startswith(name)]
+
+    def latest_diagnostic(self) -> DiagnosticStatus | None:
+        """This node's newest status received so far."""
+        mine = self.diagnostics()
+        return mine[-1] if mine else None
 
     def wait_diagnostic(self, predicate: Callable[[DiagnosticStatus], bool], timeout: float = 5.0,
                         since: float | None = None) -> DiagnosticStatus | None:
