@@ -30,7 +30,7 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def rgbd_frames(shared_dir):
-    from depth_ros.tools.rgbd_dataset import load_manifest
+    from depth_ros.datasets.rgbd import load_manifest
 
     return load_manifest(shared_dir / "data" / "rgbd" / "manifest.json")
 

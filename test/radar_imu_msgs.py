@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from sensor_msgs.msg import Imu, PointCloud2
 
-from depth_ros.core.radar_sim import SimulatedRadar, simulate_radar
 from depth_ros.ros.conversions import make_header, points_to_msg
+from depth_ros.sim.radar import SimulatedRadar, simulate_radar
 
 
 def radar_msg(frame, stamp_ns: int, seed: int = 0,

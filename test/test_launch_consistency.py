@@ -3,12 +3,14 @@
 Every executable a launch file starts is a console_script; every file it references exists and is
 installed by setup.py; every parameter in depth_ros/config/*.yaml is one the node really declares (checked
 on a real rclpy node), with the right type and inside its declared range; every launch argument
-has a description and every LaunchConfiguration refers to a declared argument.
+has a description and every LaunchConfiguration refers to a declared argument; each node's shipped config
+lists every parameter it declares, in order, with its default and description.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import runpy
 import shutil
 import sys
@@ -16,10 +18,11 @@ from glob import glob
 from pathlib import Path
 from unittest import mock
 
+import launch_stubs
 import pytest
 import yaml
 
-import launch_stubs
+from depth_ros.ros.params import params_for
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted(REPO.glob("launch/*.launch.py"))
@@ -31,8 +34,6 @@ def setup_kwargs():
     with mock.patch("setuptools.setup", lambda **kw: captured.update(kw)):
         cwd = Path.cwd()
         try:
-            import os
-
             os.chdir(REPO)
             runpy.run_path(str(REPO / "setup.py"), run_name="__main__")
         finally:
@@ -42,7 +43,8 @@ def setup_kwargs():
 
 @pytest.fixture(scope="module")
 def console_scripts(setup_kwargs):
-    return {line.split("=")[0].strip(): line.split("=")[1].strip() for line in setup_kwargs["entry_points"]["console_scripts"]}
+    return {line.split("=")[0].strip(): line.split("=")[1].strip()
+            for line in setup_kwargs["entry_points"]["console_scripts"]}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +135,8 @@ def test_launch_arguments_are_described_and_declared(launch_descriptions):
         for arg in args.values():
             assert arg.description.strip(), f"{name}: argument {arg.name} has no description"
         for node in _nodes(desc):
-            used = set(_configs_used([node.parameters, node.remappings, node.namespace, node.arguments, node.condition]))
+            used = set(_configs_used([node.parameters, node.remappings, node.namespace, node.arguments,
+                                      node.condition]))
             assert used <= set(args), f"{name}: undeclared launch arguments {used - set(args)}"
         for required in ("params_file", "namespace", "use_sim_time", "log_level", "model"):
             assert required in args, f"{name} lacks the {required} argument"
@@ -158,10 +161,11 @@ def _flatten(params, prefix=""):
 
 
 def _declared_parameters(executable):
-    import rclpy
-    from rclpy.parameter import Parameter
+    # rclpy and the node only in the tests that start one (the others run without ROS).
+    import rclpy  # noqa: PLC0415
+    from rclpy.parameter import Parameter  # noqa: PLC0415
 
-    from depth_ros.ros.depth_node import NODE_FACTORIES
+    from depth_ros.ros.depth_node import NODE_FACTORIES  # noqa: PLC0415
 
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
@@ -177,7 +181,7 @@ def _declared_parameters(executable):
 
 
 def test_config_parameters_are_declared_by_the_node(launch_descriptions):
-    from rclpy.parameter import Parameter
+    from rclpy.parameter import Parameter  # noqa: PLC0415
 
     checked = 0
     for name, desc in launch_descriptions.items():
@@ -203,8 +207,49 @@ def test_config_parameters_are_declared_by_the_node(launch_descriptions):
     assert checked >= 40
 
 
+# Values a shipped config sets on purpose instead of the node's default (an example mounting to edit).
+EXAMPLE_VALUES = {("radar_depth_node", "radar.translation")}
+
+
+def _commented_parameters(text):
+    """(dotted name, value text, comment line above it) of each parameter in a params YAML, in file order."""
+    out, stack, comment = [], [], None
+    for line in text.splitlines():
+        stripped, indent = line.strip(), len(line) - len(line.lstrip())
+        if stripped.startswith("#"):
+            comment = stripped[1:].strip()
+            continue
+        key, sep, rest = stripped.partition(":")
+        if not sep:
+            continue
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if rest.strip():
+            out.append((".".join([k for _, k in stack[2:]] + [key]), rest.strip(), comment))  # below ros__parameters
+        else:
+            stack.append((indent, key))
+        comment = None
+    return out
+
+
+@pytest.mark.parametrize("node", ["depth_node", "radar_depth_node"])
+def test_shipped_config_lists_every_parameter_with_its_default(node):
+    """depth_ros/config/<node>.yaml: every declared parameter in declaration order, the node's default, and its
+    description (what `ros2 param describe` prints) as the comment above it."""
+    path = REPO / "depth_ros" / "config" / f"{node}.yaml"
+    listed = _commented_parameters(path.read_text())
+    flat = _flatten(yaml.safe_load(path.read_text())[f"/**/{node}"]["ros__parameters"])
+    table = params_for(node)
+    assert [name for name, _, _ in listed] == [p.name for p in table] == list(flat), f"{path.name}: names or order"
+    for p, (name, text, comment) in zip(table, listed):
+        if (node, p.name) not in EXAMPLE_VALUES:
+            assert flat[name] == p.default and type(flat[name]) is type(p.default), f"{path.name}: {name}={text}"
+        choices = f" One of: {', '.join(p.choices)}." if p.choices else ""
+        assert comment == p.description + choices, f"{path.name}: comment above {name}"
+
+
 def test_remapped_topics_are_node_inputs(launch_descriptions):
-    from depth_ros.ros.depth_node import INPUT_TOPICS
+    from depth_ros.ros.depth_node import INPUT_TOPICS  # noqa: PLC0415
 
     for name, desc in launch_descriptions.items():
         for node in _nodes(desc):

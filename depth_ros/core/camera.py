@@ -12,9 +12,9 @@ uses OpenCV's pixel-centre convention: cx' = (cx + 0.5) * s - 0.5.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -112,7 +112,7 @@ class CameraModel:
         binning_x: int = 0,
         binning_y: int = 0,
         roi: tuple[int, int, int, int] | None = None,
-    ) -> "CameraModel":
+    ) -> CameraModel:
         """Build the model of the delivered image from CameraInfo fields.
 
         `roi` is (x_offset, y_offset, width, height) in full-resolution pixels; a zero-size ROI
@@ -142,7 +142,7 @@ class CameraModel:
             D=tuple(float(v) for v in d),
         )
 
-    def scaled(self, width: int, height: int) -> "CameraModel":
+    def scaled(self, width: int, height: int) -> CameraModel:
         """The same camera for the image resized to width x height (OpenCV pixel centres)."""
         if (width, height) == (self.width, self.height):
             return self

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import array
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numba
 import numpy as np

@@ -84,7 +84,7 @@ class ImuReading:
         object.__setattr__(self, "accel", accel)
 
     @classmethod
-    def from_seconds(cls, stamp_s: float, gyro: object, accel: object) -> "ImuReading":
+    def from_seconds(cls, stamp_s: float, gyro: object, accel: object) -> ImuReading:
         """Build from a stamp in seconds (e.g. `depth_ros.ros.conversions.ImuSample.stamp`)."""
         if not math.isfinite(stamp_s):
             raise InvalidInputError(f"IMU stamp is not finite: {stamp_s}")

@@ -37,8 +37,8 @@ obstacle layer marks only the finite ranges; +inf clears only with its `inf_is_v
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numba
 import numpy as np

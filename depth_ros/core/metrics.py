@@ -22,8 +22,9 @@ count 0 (no warning, no exception).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 

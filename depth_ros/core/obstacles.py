@@ -34,8 +34,8 @@ and pitch removed; the node publishes it as a TF child of the optical frame (see
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numba
 import numpy as np
@@ -72,7 +72,7 @@ def _probe(tab_keys: np.ndarray, key: np.int64, shift: np.uint64, mask: np.int64
     slot = np.int64((np.uint64(key) * _HASH_MUL) >> shift)
     while True:
         k = tab_keys[slot]
-        if k == key or k == _EMPTY:
+        if k in (key, _EMPTY):
             return slot
         slot = (slot + 1) & mask
 

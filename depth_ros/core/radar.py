@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,11 +68,11 @@ class RadarScan:
     def __len__(self) -> int:
         return int(self.points.shape[0])
 
-    def subset(self, index: np.ndarray) -> "RadarScan":
+    def subset(self, index: np.ndarray) -> RadarScan:
         """The scan restricted to `index` (a boolean mask or integer indices)."""
         return replace(self, points=self.points[index], fields={k: v[index] for k, v in self.fields.items()})
 
-    def sanitised(self) -> tuple["RadarScan", int]:
+    def sanitised(self) -> tuple[RadarScan, int]:
         """(scan without rows whose coordinates are NaN/inf, number of rows dropped)."""
         finite = np.isfinite(self.points).all(axis=1)
         n_bad = int(finite.size - np.count_nonzero(finite))
@@ -270,7 +271,7 @@ class RadarProjection:
     def __len__(self) -> int:
         return int(self.depth.shape[0])
 
-    def subset(self, keep: np.ndarray) -> "RadarProjection":
+    def subset(self, keep: np.ndarray) -> RadarProjection:
         """Only the rows selected by `keep` (mask or indices); drop counters are kept."""
         return replace(self, uv=self.uv[keep], depth=self.depth[keep], index=self.index[keep])
 
@@ -511,7 +512,7 @@ def clutter_check(
     s > 0), nothing is fitted and every verifiable point is kept.
     """
     metric = as_output_kind(kind) is OutputKind.METRIC
-    if not (k > 0 and floor >= 0 and ordering_margin >= 0 and 0 <= max_discordance):
+    if not (k > 0 and floor >= 0 and ordering_margin >= 0 and max_discordance >= 0):
         raise InvalidInputError(
             f"need k > 0, floor >= 0, ordering_margin >= 0, max_discordance >= 0; got k={k} floor={floor} "
             f"ordering_margin={ordering_margin} max_discordance={max_discordance}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-from typing import Generic, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

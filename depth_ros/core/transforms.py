@@ -37,8 +37,8 @@ Body and optical frames
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -191,26 +191,26 @@ class RigidTransform:
         object.__setattr__(self, "t", t)
 
     @classmethod
-    def identity(cls) -> "RigidTransform":
+    def identity(cls) -> RigidTransform:
         return cls(np.eye(3), np.zeros(3))
 
     @classmethod
     def from_translation_quaternion(
         cls, t: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray
-    ) -> "RigidTransform":
+    ) -> RigidTransform:
         """From a tf2 transform: translation (x, y, z) and rotation quaternion (x, y, z, w)."""
         return cls(quat_to_matrix(q), np.asarray(t, dtype=np.float64))
 
     @classmethod
     def from_translation_rpy(
         cls, t: Sequence[float] | np.ndarray, rpy: Sequence[float] | np.ndarray
-    ) -> "RigidTransform":
+    ) -> RigidTransform:
         """From a translation and REP-103 (roll, pitch, yaw). Mind static_transform_publisher's yaw-first order."""
         roll, pitch, yaw = _as_vector(rpy, 3, "rpy (roll, pitch, yaw)")
         return cls(rpy_to_matrix(roll, pitch, yaw), np.asarray(t, dtype=np.float64))
 
     @classmethod
-    def from_matrix(cls, T: np.ndarray) -> "RigidTransform":
+    def from_matrix(cls, T: np.ndarray) -> RigidTransform:
         """From a 4x4 homogeneous matrix."""
         T = np.asarray(T, dtype=np.float64)
         if T.shape != (4, 4) or not np.allclose(T[3], [0.0, 0.0, 0.0, 1.0]):
@@ -238,11 +238,11 @@ class RigidTransform:
             raise InvalidInputError(f"points must have shape (N, 3) or (3,), got {p.shape}")
         return p @ self.R.T + self.t
 
-    def inverse(self) -> "RigidTransform":
+    def inverse(self) -> RigidTransform:
         Rt = self.R.T
         return RigidTransform(Rt, -(Rt @ self.t))
 
-    def __matmul__(self, other: "RigidTransform") -> "RigidTransform":
+    def __matmul__(self, other: RigidTransform) -> RigidTransform:
         """T_a_c = T_a_b @ T_b_c: apply `other` first, then `self`."""
         if not isinstance(other, RigidTransform):
             return NotImplemented

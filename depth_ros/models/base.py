@@ -94,7 +94,7 @@ class DepthModel(abc.ABC):
     def _infer(self, prepared: Prepared) -> np.ndarray:
         """Run the network; return its raw depth output (singleton axes allowed)."""
 
-    def _release(self) -> None:
+    def _release(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing to free
         """Free backend resources (called once by `close`)."""
 
     def _finish(self, raw: np.ndarray, prepared: Prepared) -> np.ndarray:

@@ -28,9 +28,10 @@ import dataclasses
 import json
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -266,7 +267,7 @@ class CompactTorchModel(DepthModel):
 
 def save_compact(module: CompactDepthNet, path: str | Path) -> Path:
     """Write ``path``/config.json + model.safetensors; `load_compact_checkpoint` reads them back."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # noqa: PLC0415
 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
@@ -278,7 +279,7 @@ def save_compact(module: CompactDepthNet, path: str | Path) -> Path:
 
 def load_compact_checkpoint(path: str | Path) -> CompactDepthNet:
     """A `CompactDepthNet` (CPU, eval mode) from a `save_compact` directory or its .safetensors file."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # noqa: PLC0415
 
     path = Path(path)
     folder = path if path.is_dir() else path.parent

@@ -47,7 +47,7 @@ def load_compact(spec: ModelSpec, *, path: str | None = None, device: str = "cpu
                               name=spec.name)
     folder = location if location.is_dir() else location.parent
     if (location.is_dir() or location.suffix.lower() == ".safetensors") and (folder / CONFIG_FILE).is_file():
-        from depth_ros.models.compact import load_compact_torch
+        from depth_ros.models.compact import load_compact_torch  # noqa: PLC0415
 
         return load_compact_torch(spec, path=str(location), device=device, fp16=fp16, input_size=input_size,
                                   num_threads=num_threads)

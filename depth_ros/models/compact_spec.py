@@ -17,10 +17,8 @@ torch); a training output directory with ``config.json`` + ``model.safetensors``
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from depth_ros.package_data import package_path
 from depth_ros.models.spec import ModelSpec, OutputKind
+from depth_ros.package_data import package_path
 
 NAME = "compact_depth"
 FACTORY_MODULE = "depth_ros.models.compact_runtime"

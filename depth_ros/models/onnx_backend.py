@@ -83,7 +83,7 @@ class OnnxDepthModel(DepthModel):
 
     def __init__(self, onnx_file: str | Path, device: str = "cpu", num_threads: int | None = None,
                  input_size: tuple[int, int] | None = None, name: str = "onnx") -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # noqa: PLC0415
 
         onnx_file = _find_onnx(Path(onnx_file), name)
         spec = read_sidecar(onnx_file)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import cv2
+import numba
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError, ModelOutputError
@@ -164,10 +165,9 @@ def _normalise_nchw_py(image, tables, source_channel, out):
                 plane[i, j] = table[image[i, j, c]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _normalise_nchw():
     # numba is imported on first use, so that `import depth_ros.models` stays light.
-    import numba
 
     return numba.njit(cache=True, nogil=True)(_normalise_nchw_py)
 

@@ -53,8 +53,9 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -327,7 +328,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # noqa: PLC0415
 
         try:
             data: Any = load_file(str(path), device="cpu")
@@ -445,7 +446,7 @@ def load_checkpoint(path: str | Path, default_max_depth: float = DEFAULT_MAX_DEP
 
 def save_checkpoint(model: RadarDepthAnything | RadarFusionModel, path: str | Path) -> Path:
     """Write ``path``/config.json + model.safetensors (transformers names); `load_checkpoint` reads it back."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # noqa: PLC0415
 
     module = model.module if isinstance(model, RadarFusionModel) else model
     out = Path(path)

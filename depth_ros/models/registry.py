@@ -8,14 +8,13 @@ ai-edge-litert) only when called, so importing this module stays light.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from depth_ros.core.errors import InvalidInputError, UnknownModelError
-from depth_ros.package_data import package_path
-from depth_ros.models.base import DepthModel
 from depth_ros.models import compact_spec, radar_fusion_spec, tcmonodepth_spec
+from depth_ros.models.base import DepthModel
 from depth_ros.models.spec import ModelSpec, OutputKind
+from depth_ros.package_data import package_path
 
 Factory = Callable[..., DepthModel]
 

@@ -22,8 +22,9 @@ Resize rules, chosen by the fields below (h, w is the input image size):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.output_kind import OutputKind

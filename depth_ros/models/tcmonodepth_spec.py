@@ -19,9 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from depth_ros.core.errors import ModelLoadError
-from depth_ros.package_data import package_path
 from depth_ros.models.base import DepthModel, check_device
+from depth_ros.models.hub import resolve_weights
+from depth_ros.models.onnx_backend import OnnxDepthModel
 from depth_ros.models.spec import ModelSpec, OutputKind
+from depth_ros.package_data import package_path
 
 NAME = "tcmonodepth_small"
 WEIGHTS_DIR = package_path("models", "weights", NAME)
@@ -41,13 +43,11 @@ SPEC = ModelSpec(
 def load_tcmonodepth(spec: ModelSpec, *, path: str | None = None, device: str = "cpu", fp16: bool = False,
                      input_size: tuple[int, int] | None = None, num_threads: int | None = None) -> DepthModel:
     """Registry factory: ONNX Runtime for the shipped graph, torch for an original state dict."""
-    from depth_ros.models.hub import resolve_weights
-    from depth_ros.models.onnx_backend import OnnxDepthModel
 
     check_device(device, fp16, supported=("cpu", "cuda"))
     location = Path(resolve_weights(spec, path, EXPECTS).location)
     if location.is_file() and location.suffix.lower() in TORCH_SUFFIXES:
-        from depth_ros.models.tcmonodepth import TcMonoDepthTorchModel
+        from depth_ros.models.tcmonodepth import TcMonoDepthTorchModel  # noqa: PLC0415
 
         return TcMonoDepthTorchModel(spec.with_input_size(input_size), location, device=device, fp16=fp16,
                                      num_threads=num_threads)

@@ -78,7 +78,7 @@ class TfliteDepthModel(DepthModel):
 
     def __init__(self, spec: ModelSpec, model_file: str, num_threads: int | None = None,
                  input_size: tuple[int, int] | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 
         path = Path(model_file)
         if not path.is_file():

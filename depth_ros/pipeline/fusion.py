@@ -16,8 +16,9 @@ Per frame (`FusionStage.process`, around the network call; `align` is the scale 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from depth_ros.core.imu import (
     gravity_in_camera,
     rotation_in_camera,
 )
+from depth_ros.core.output_kind import OutputKind, as_output_kind
 from depth_ros.core.radar import (
     RadarAccumulator,
     RadarProjection,
@@ -43,12 +45,12 @@ from depth_ros.core.radar import (
     reject_clutter,
     to_camera,
 )
-from depth_ros.core.output_kind import OutputKind, as_output_kind
 from depth_ros.core.scale import ScaleFit, fit_scale, sample_at
 from depth_ros.core.scale_filter import ScaleFilter
 from depth_ros.core.scale_map import ScaleMapper
 from depth_ros.core.timebuffer import TimeBuffer
 from depth_ros.core.transforms import OPTICAL_FROM_BODY, RigidTransform
+from depth_ros.pipeline.param_schema import ParamDef, converted, param
 
 COARSE_SIGMA = 3.0  # reach of the coarse spatial pass, in units of spatial_sigma_px
 SIGMA_REFERENCE_WIDTH = 640  # spatial_sigma_px is the reach on an image this wide, scaled with the width
@@ -60,34 +62,85 @@ CONTRADICTION_SHARE = 0.5  # ... and the frame is flagged when more than this sh
 
 @dataclass
 class FusionConfig:
-    """Scale sources and how they are combined (see README "Radar and IMU")."""
+    """Scale sources and how they are combined (see README "Radar and IMU").
 
-    radar_enabled: bool = False
+    Fields made with `param` are the node's ROS parameters (name, description, range in the field);
+    `radar_use_tf`, `radar_max_points` and `odom_enabled` are read by the node and its message feeder.
+    """
+
+    radar_enabled: bool = param(False, "radar.enabled",
+                                "Subscribe to `radar/points` (PointCloud2 with x, y, z) and scale depth with it.")
     # Radar points -> camera optical frame (built from the radar pose in camera_link).
-    T_cam_radar: RigidTransform = field(default_factory=lambda: OPTICAL_FROM_BODY)
-    radar_max_scans: int = 3
-    radar_max_age_s: float = 0.5
-    radar_min_range: float = 0.2
-    radar_max_range: float = 100.0
-    radar_reject_clutter: bool = False  # the fit's weights and the consistency test handle clutter (README)
-    prior_radius_px: int = 3
-    imu_enabled: bool = False
+    T_cam_radar: RigidTransform = converted(
+        ParamDef("radar.translation", [0.0, 0.0, 0.0],
+                 "Radar position in camera_link (x forward, y left, z up), metres."),
+        ParamDef("radar.rotation_rpy", [0.0, 0.0, 0.0],
+                 "Radar orientation in camera_link: roll, pitch, yaw (rad, REP-103)."),
+        ParamDef("radar.rotation_quaternion", [0.0, 0.0, 0.0, 1.0],
+                 "Radar orientation in camera_link as x, y, z, w; used instead of rotation_rpy when not identity."),
+        default_factory=lambda: OPTICAL_FROM_BODY,
+    )
+    radar_use_tf: bool = param(True, "radar.use_tf",
+                               "Look the radar->camera transform up with tf2 when tf2_ros is importable.")
+    radar_max_scans: int = param(3, "radar.max_scans", "Radar scans accumulated per image.", min=1, max=50)
+    radar_max_age_s: float = param(0.5, "radar.max_age", "Oldest radar scan used, seconds before the image.",
+                                   min=0.01, max=5.0)
+    radar_min_range: float = param(0.2, "radar.min_range",
+                                   "Radar points nearer than this (metres, camera z) are dropped.", min=0.0, max=50.0)
+    radar_max_range: float = param(100.0, "radar.max_range",
+                                   "Radar points farther than this (metres, camera z) are dropped.",
+                                   min=0.5, max=1000.0)
+    radar_max_points: int = param(100000, "radar.max_points", "Clouds with more points are subsampled to this many.",
+                                  min=10, max=10000000)
+    radar_reject_clutter: bool = param(  # the fit's weights and the consistency test handle clutter (README)
+        False, "radar.reject_clutter", "Drop radar points that contradict the network's depth ordering before "
+        "the fit (off: the fit's robust weights and the neighbour consistency test handle clutter).")
+    prior_radius_px: int = param(3, "radar.prior_radius",
+                                 "Disc radius (pixels) of the radar prior fed to 4-channel networks.", min=0, max=50)
+    imu_enabled: bool = param(False, "imu.enabled",
+                              "Subscribe to `imu/data` (sensor_msgs/Imu): gravity and motion compensation.")
     # IMU frame -> camera optical frame rotation.
-    R_cam_imu: np.ndarray = field(default_factory=lambda: OPTICAL_FROM_BODY.R.copy())
-    imu_gain: float = 0.02
+    R_cam_imu: np.ndarray = converted(
+        ParamDef("imu.translation", [0.0, 0.0, 0.0],
+                 "IMU position in camera_link, metres (informational: compensation is rotation-only)."),
+        ParamDef("imu.rotation_rpy", [0.0, 0.0, 0.0],
+                 "IMU orientation in camera_link: roll, pitch, yaw (rad, REP-103)."),
+        ParamDef("imu.rotation_quaternion", [0.0, 0.0, 0.0, 1.0],
+                 "IMU orientation in camera_link as x, y, z, w; used instead of rotation_rpy when not identity."),
+        default_factory=lambda: OPTICAL_FROM_BODY.R.copy(),
+    )
+    imu_gain: float = param(0.02, "imu.gain", "Complementary-filter gain per sample (accelerometer weight).",
+                            min=0.0001, max=1.0)
     imu_max_age_s: float = 1.0  # gravity older than this (before the image) is not used for the ground plane
-    motion_compensation: bool = True
-    ground_enabled: bool = False
-    camera_height: float = 0.0  # metres above the ground; 0 = unknown (no ground prior)
-    ground_max_distance: float = 20.0
-    scale_mode: str = "spatial"  # "global" or "spatial"
-    scale_method: str = "huber"
-    min_points: int = 5
-    max_residual: float = 0.4  # log-depth residual spread of a full-quality radar fit (core.alignment)
-    range_tolerance: float = 0.5  # ... widened to this times the log-depth spread of the radar points
-    temporal: bool = True
-    process_noise: float = 0.02
-    spatial_sigma_px: float = 50.0  # fine pass, pixels of a 640-wide image (scaled with the width)
+    motion_compensation: bool = param(True, "imu.motion_compensation",
+                                      "Rotate radar scans to the image time with the integrated gyro.")
+    odom_enabled: bool = param(False, "odom.enabled",
+                               "Subscribe to `odom` (nav_msgs/Odometry) for translation between scan and image.")
+    ground_enabled: bool = param(False, "ground.enabled",
+                                 "Use the ground plane (needs IMU and camera_height) when radar is absent/sparse.")
+    camera_height: float = param(0.0, "ground.camera_height", "Camera height above the ground, metres; 0 = unknown.",
+                                 min=0.0, max=20.0)  # 0 = unknown: no ground prior
+    ground_max_distance: float = param(20.0, "ground.max_distance", "Ground pixels farther than this are not used.",
+                                       min=1.0, max=200.0)
+    scale_mode: str = param("spatial", "scale.mode",
+                            "global: one scale per frame; spatial: plus a smooth local correction.",
+                            choices=("global", "spatial"))
+    scale_method: str = param("huber", "scale.method", "Robust fit of the global scale.", choices=("huber", "ransac"))
+    min_points: int = param(5, "scale.min_points",
+                            "Fewest radar points for a full fit; fewer give a median scale with low confidence.",
+                            min=2, max=1000)
+    max_residual: float = param(  # log-depth residual spread of a full-quality radar fit (core.alignment)
+        0.4, "scale.max_residual", "Robust log-depth spread of a full-quality fit; beyond it the fit degrades "
+        "(consistent subset, then scale only) instead of being rejected.", min=0.01, max=5.0)
+    range_tolerance: float = param(  # ... widened to this times the log-depth spread of the radar points
+        0.5, "scale.range_tolerance", "The spread tolerated grows to this times the log-depth spread of the "
+        "radar points (wide depth ranges tolerate more shape error).", min=0.0, max=5.0)
+    temporal: bool = param(True, "scale.temporal", "Kalman-filter the scale over time (reset when time jumps back).")
+    process_noise: float = param(0.02, "scale.process_noise", "Scale random-walk noise per sqrt(second) (log units).",
+                                 min=0.0, max=10.0)
+    spatial_sigma_px: float = param(  # fine pass, pixels of a 640-wide image (scaled with the width)
+        50.0, "scale.spatial_sigma_px", "Reach (pixels, on a 640-wide image; scaled with the width) of one radar "
+        "point's local correction; a coarse pass reaches 3x as far.", min=1.0, max=2000.0)
     depth_sigma: float = 0.15
     prior_weight: float = 0.05
 

@@ -13,26 +13,58 @@ import numpy as np
 
 from depth_ros.core.laserscan import DepthToScan, Scan
 from depth_ros.core.obstacles import ObstacleCloud, ObstacleFilter, gravity_from_roll_pitch
+from depth_ros.pipeline.param_schema import ParamDef, converted, param, shared
 from depth_ros.pipeline.pipeline import DepthResult
 
 
 @dataclass
 class NavConfig:
-    obstacles_enabled: bool = False
-    leaf_size: float = 0.05
-    min_confidence: float = 0.5
-    obstacle_min_depth: float = 0.1
-    obstacle_max_depth: float = 5.0
-    min_neighbors: int = 2
-    height_band: tuple[float, float] = (0.05, 2.0)
-    output_frame: str = "optical"  # or "gravity"
-    scan_enabled: bool = False
-    scan_range_min: float = 0.1
-    scan_range_max: float = 8.0
-    scan_height_rows: int = 10
-    scan_use_gravity: bool = False
-    camera_height: float = 0.0  # metres; 0 = unknown (no height band)
-    mount_roll_pitch: tuple[float, float] | None = None  # fixed mounting when there is no IMU
+    """Obstacle cloud and LaserScan settings; fields made with `param` are the node's ROS parameters."""
+
+    obstacles_enabled: bool = param(False, "obstacles.enabled",
+                                    "Publish `points/obstacles`: filtered, voxelised obstacle cloud for costmaps.")
+    leaf_size: float = param(0.05, "obstacles.leaf_size", "Voxel size (metres); one centroid per occupied voxel.",
+                             min=0.01, max=1.0)
+    min_confidence: float = param(0.5, "obstacles.min_confidence", "Pixels with lower depth confidence are ignored.",
+                                  min=0.0, max=1.0)
+    obstacle_min_depth: float = param(0.1, "obstacles.min_depth", "Nearest depth used for obstacles (metres).",
+                                      min=0.0, max=100.0)
+    obstacle_max_depth: float = param(5.0, "obstacles.max_depth", "Farthest depth used for obstacles (metres).",
+                                      min=0.1, max=100.0)
+    min_neighbors: int = param(2, "obstacles.min_neighbors", "Voxels with fewer occupied neighbours (of 26) are noise.",
+                               min=0, max=26)
+    height_band: tuple[float, float] = converted(
+        ParamDef("obstacles.min_height", 0.05, "Lowest obstacle height above the ground (metres; needs gravity).",
+                 -10.0, 10.0),
+        ParamDef("obstacles.max_height", 2.0, "Highest obstacle height above the ground (metres; needs gravity).",
+                 -10.0, 20.0),
+        default=(0.05, 2.0),
+    )
+    output_frame: str = param("optical", "obstacles.output_frame", "optical: the image's frame; gravity: "
+                              "gravity-aligned frame obstacles.gravity_frame_id (z up; its TF must be provided).",
+                              choices=("optical", "gravity"))
+    gravity_frame_id: str = param("camera_gravity", "obstacles.gravity_frame_id",
+                                  "frame_id of gravity-aligned obstacle clouds.")
+    scan_enabled: bool = param(False, "scan.enabled",
+                               "Publish `scan` (sensor_msgs/LaserScan) like depthimage_to_laserscan.")
+    scan_range_min: float = param(0.1, "scan.range_min", "LaserScan range_min (metres).", min=0.0, max=100.0)
+    scan_range_max: float = param(8.0, "scan.range_max", "LaserScan range_max (metres).", min=0.1, max=200.0)
+    scan_height_rows: int = param(10, "scan.height_rows",
+                                  "Rows around the optical centre used per beam (row-band mode).", min=1, max=4096)
+    scan_use_gravity: bool = param(False, "scan.use_gravity_band", "With gravity and ground.camera_height: use every "
+                                   "pixel whose height is inside [obstacles.min_height, obstacles.max_height].")
+    scan_frame_id: str = param("camera_link", "scan.frame_id",
+                               "frame_id of the scan: a frame with x forward, z up at the camera.")
+    camera_height: float = shared(0.0, "ground.camera_height")  # metres; 0 = unknown (no height band)
+    # Fixed mounting when there is no IMU (None: not fixed).
+    mount_roll_pitch: tuple[float, float] | None = converted(
+        ParamDef("mount.fixed_gravity", False, "Without an IMU: take gravity from mount.roll / mount.pitch."),
+        ParamDef("mount.roll", 0.0, "Camera roll w.r.t. gravity (rad, REP-103) when mount.fixed_gravity.",
+                 -3.15, 3.15),
+        ParamDef("mount.pitch", 0.0, "Camera pitch w.r.t. gravity (rad, + = looking down) when mount.fixed_gravity.",
+                 -1.58, 1.58),
+        default=None,
+    )
 
 
 class NavOutputs:

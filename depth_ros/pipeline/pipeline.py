@@ -21,17 +21,21 @@ from depth_ros.core.output_kind import OutputKind
 from depth_ros.core.radar import RadarScan
 from depth_ros.core.transforms import RigidTransform
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
+from depth_ros.pipeline.param_schema import param
 
 
 @dataclass
 class PipelineConfig:
     """Settings of the pipeline (read once from ROS parameters or command-line options)."""
 
-    min_depth: float = 0.1
-    max_depth: float = 20.0
-    cloud_decimation: int = 1
-    cloud_rgb: bool = True
-    cloud_confidence: bool = False
+    min_depth: float = param(0.1, "min_depth", "Depth below this (metres) is published as NaN.", min=0.0, max=1000.0)
+    max_depth: float = param(20.0, "max_depth", "Depth above this (metres) is published as NaN.",
+                             min=0.01, max=1000.0)
+    cloud_decimation: int = param(1, "cloud_decimation", "Use every n-th pixel in both directions for the cloud.",
+                                  min=1, max=16)
+    cloud_rgb: bool = param(True, "cloud_rgb", "Colour the cloud (xyzrgb, point_step 32) instead of xyz (16).")
+    cloud_confidence: bool = param(False, "cloud_confidence",
+                                   "Add a float32 'confidence' field to the cloud (in depth_image_proc's padding).")
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.min_depth < self.max_depth):

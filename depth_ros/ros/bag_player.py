@@ -31,8 +31,8 @@ from rclpy.timer import Timer
 from rosbags.interfaces import Qos, QosDurability, QosReliability
 from rosgraph_msgs.msg import Clock
 
+from depth_ros.bags.io import BagReader, BagWriter, rclpy_message_class
 from depth_ros.core.errors import BagError, InvalidInputError
-from depth_ros.ros.bag import BagReader, BagWriter, rclpy_message_class
 
 __all__ = [
     "BagPlayer",

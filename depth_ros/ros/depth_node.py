@@ -89,9 +89,8 @@ class DepthNode(LifecycleNode):
         self._last_result_info: dict = {}
         self._last_logged: dict[str, float] = {}
         self.active = False
-        if self.config.autostart:
-            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                self.trigger_activate()
+        if self.config.autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -238,7 +237,7 @@ class DepthNode(LifecycleNode):
             return False
         if self._tf_buffer is None:
             try:
-                import tf2_ros  # not on PyPI: only inside a ROS 2 install
+                import tf2_ros  # not on PyPI: only inside a ROS 2 install  # noqa: PLC0415
             except ImportError:
                 self._tf_buffer = False
                 return False

@@ -52,7 +52,7 @@ class NodeProcess:
 
     def __init__(self, cmd: list[str], env: dict[str, str] | None = None, log_path: str | None = None) -> None:
         self.cmd = cmd
-        self._log = open(log_path, "w") if log_path else subprocess.DEVNULL
+        self._log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=self._log,
                                      stderr=subprocess.STDOUT)
 
@@ -75,7 +75,7 @@ class NodeProcess:
             self._log.close()
         return self.proc.returncode
 
-    def __enter__(self) -> "NodeProcess":
+    def __enter__(self) -> NodeProcess:
         return self
 
     def __exit__(self, *exc: Any) -> None:

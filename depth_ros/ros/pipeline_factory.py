@@ -9,28 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 from depth_ros.models.registry import load_model
-from depth_ros.pipeline.pipeline import DepthPipeline, PipelineConfig
+from depth_ros.pipeline.pipeline import DepthPipeline
 from depth_ros.ros.message_feeder import MessageFeeder, Report
-from depth_ros.ros.params import fusion_config_from_values
+from depth_ros.ros.params import DepthNodeConfig, fusion_config_from_values, pipeline_config_from_values
 
 
 def build_pipeline(values: dict[str, Any], report: Report, model: Any = None) -> tuple[DepthPipeline, MessageFeeder]:
     """Load the model named in `values` (unless given) and wire pipeline + feeder."""
+    node = DepthNodeConfig.from_values(values)
     if model is None:
-        input_size = (values["input_height"], values["input_width"]) if values["input_width"] and values["input_height"] else None
-        model = load_model(values["model"], path=values["model_path"] or None, device=values["device"],
-                           fp16=values["fp16"], input_size=input_size, num_threads=values["num_threads"] or None)
+        input_size = (node.input_height, node.input_width) if node.input_width and node.input_height else None
+        model = load_model(node.model, path=node.model_path or None, device=node.device, fp16=node.fp16,
+                           input_size=input_size, num_threads=node.num_threads or None)
         try:
             model.warmup()
         except Exception:
             model.close()  # a model that loads but cannot run is not kept
             raise
-    pipeline = DepthPipeline(
-        model,
-        PipelineConfig(min_depth=values["min_depth"], max_depth=values["max_depth"],
-                       cloud_decimation=values["cloud_decimation"], cloud_rgb=values["cloud_rgb"],
-                       cloud_confidence=values["cloud_confidence"]),
-        fusion_config_from_values(values),
-    )
-    feeder = MessageFeeder(pipeline, report, values["camera_info_slop"], values["radar.max_points"])
+    config = pipeline_config_from_values(values)
+    fusion = fusion_config_from_values(values)
+    pipeline = DepthPipeline(model, config, fusion)
+    feeder = MessageFeeder(pipeline, report, node.camera_info_slop, fusion.radar_max_points)
     return pipeline, feeder

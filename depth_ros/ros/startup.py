@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml
+
 from depth_ros.core.errors import InvalidInputError
 
 
@@ -21,7 +23,6 @@ def params_files(args: list[str]) -> list[str]:
 
 def params_file_error(path: str) -> str:
     """Why a ROS 2 parameters file cannot be used, in one line ("" when it looks valid)."""
-    import yaml
 
     try:
         with open(path, encoding="utf-8") as f:
@@ -59,8 +60,8 @@ def _structure_error(node: dict, keys: list[str]) -> str:
 
 def init_ros(args: list[str], **kwargs: Any) -> None:
     """`rclpy.init(args=args, **kwargs)`, with unusable ROS arguments as a one-line InvalidInputError."""
-    import rclpy
-    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+    import rclpy  # noqa: PLC0415
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy  # noqa: PLC0415
 
     for path in params_files(args):
         error = params_file_error(path)

@@ -428,7 +428,8 @@ def build_hall(seed: int) -> Scene:
             group += 1
     # Shelves, mostly along the walls.
     for _ in range(int(rng.integers(4, 9))):
-        length, depth, height = float(rng.uniform(1.8, 3.2)), float(rng.uniform(0.5, 0.8)), float(rng.uniform(1.8, min(2.6, H - 0.3)))
+        length, depth = float(rng.uniform(1.8, 3.2)), float(rng.uniform(0.5, 0.8))
+        height = float(rng.uniform(1.8, min(2.6, H - 0.3)))
         wall = int(rng.integers(4))
         yaw = (0.0, 0.0, np.pi / 2, np.pi / 2)[wall] + float(rng.uniform(-0.03, 0.03))
         if rng.random() < 0.75:
@@ -496,7 +497,8 @@ def build_yard(seed: int) -> Scene:
             continue
         kind = ("brick", "concrete", "paint")[int(rng.integers(3))]
         col = {"brick": (0.55, 0.25, 0.18), "concrete": (0.60, 0.60, 0.58), "paint": _PAINTS[rng.integers(len(_PAINTS))]}[kind]
-        mats.append(Material(kind, _jitter(rng, col, 0.1), _jitter(rng, (0.6, 0.58, 0.55) if kind == "brick" else (0.4, 0.4, 0.4)),
+        mortar = (0.6, 0.58, 0.55) if kind == "brick" else (0.4, 0.4, 0.4)
+        mats.append(Material(kind, _jitter(rng, col, 0.1), _jitter(rng, mortar),
                              scale=0.25 if kind == "brick" else 1.5, seed=int(rng.integers(1 << 30))))
         scene.boxes.append(Box((spot[0], spot[1], h / 2), (lx, ly, h), len(mats) - 1, rpy=(0, 0, spot[2]), group=group,
                                seed=int(rng.integers(1 << 30))))
@@ -533,7 +535,8 @@ def build_yard(seed: int) -> Scene:
             _stack(rng, scene, spot[0], spot[1], spot[2], crates, crates * float(rng.uniform(0.7, 1.0)), group, max_levels=2)
             group += 1
     pole_mat = len(mats)
-    mats.append(Material("metal", _jitter(rng, (0.45, 0.46, 0.48), 0.05), (0.3, 0.3, 0.3), scale=0.5, seed=int(rng.integers(1 << 30))))
+    mats.append(Material("metal", _jitter(rng, (0.45, 0.46, 0.48), 0.05), (0.3, 0.3, 0.3), scale=0.5,
+                         seed=int(rng.integers(1 << 30))))
     bollard = len(mats)
     mats.append(Material("paint", (0.75, 0.6, 0.08), (0.1, 0.1, 0.1), scale=0.3, seed=int(rng.integers(1 << 30)), variation=0.05))
     for _ in range(int(rng.integers(4, 12))):
@@ -546,7 +549,8 @@ def build_yard(seed: int) -> Scene:
                                             seed=int(rng.integers(1 << 30))))
     elev, azim = math.radians(float(rng.uniform(25, 65))), float(rng.uniform(0, 2 * np.pi))
     sun = (math.cos(elev) * math.cos(azim), math.cos(elev) * math.sin(azim), math.sin(elev))
-    scene.lights.append(Light("directional", sun, color=tuple(float(v) for v in np.array([1.0, 0.96, 0.88]) * rng.uniform(1.0, 1.3))))
+    sun_colour = np.array([1.0, 0.96, 0.88]) * rng.uniform(1.0, 1.3)
+    scene.lights.append(Light("directional", sun, color=tuple(float(v) for v in sun_colour)))
     scene.ambient_up = tuple(float(v) for v in np.array([0.32, 0.36, 0.45]) * rng.uniform(0.8, 1.1))
     scene.ambient_down = tuple(float(v) for v in np.array([0.14, 0.14, 0.12]) * rng.uniform(0.8, 1.1))
     scene.exposure = float(rng.uniform(0.9, 1.1))

@@ -130,7 +130,7 @@ class MotionParams:
     phi0: float = 0.0
 
     @classmethod
-    def random(cls, rng: np.random.Generator, height_range: tuple[float, float] = (0.3, 1.5)) -> "MotionParams":
+    def random(cls, rng: np.random.Generator, height_range: tuple[float, float] = (0.3, 1.5)) -> MotionParams:
         """Seeded parameters within the ranges of a small ground robot."""
         v_mean = float(rng.uniform(0.55, 1.1))
         return cls(

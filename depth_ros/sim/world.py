@@ -10,7 +10,7 @@ and imu_link mounted on camera_link. `Extrinsics` holds those static transforms;
 is seeded: the same (scene, seed, size, rates) gives bit-identical arrays.
 
 Radar: each scan's ground truth is a half-resolution depth render at the scan's own stamp,
-fed to `depth_ros.core.radar_sim.simulate_radar`; its doppler field is replaced by the true
+fed to `depth_ros.sim.radar.simulate_radar`; its doppler field is replaced by the true
 radial velocity of each (static) point as seen from the moving radar, plus 0.1 m/s noise
 (the radar convention: negative = approaching).
 """
@@ -28,8 +28,8 @@ from depth_ros.core.camera import PLUMB_BOB, CameraModel
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.imu import STANDARD_GRAVITY, ImuReading
 from depth_ros.core.radar import RadarScan
-from depth_ros.core.radar_sim import SimulatedRadar, simulate_radar
 from depth_ros.core.transforms import OPTICAL_FROM_BODY, RigidTransform, matrix_to_rpy
+from depth_ros.sim.radar import SimulatedRadar, simulate_radar
 from depth_ros.sim.render import render
 from depth_ros.sim.scenes import SCENES, Scene, build_scene
 from depth_ros.sim.trajectory import GroundTrajectory, ImuNoise, MotionParams, synthesize_imu

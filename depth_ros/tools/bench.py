@@ -12,13 +12,13 @@ import importlib
 import sys
 
 BENCHMARKS = {
-    "real": ("depth_ros.tools.bench_real", "every shipped model x scale source on real RGB-D frames (+ 4-8x, yard)"),
-    "fusion": ("depth_ros.tools.bench_fusion", "radar/IMU scale fusion on real RGB-D frames with simulated radar"),
-    "cloud": ("depth_ros.tools.bench_cloud", "publish-ready xyzrgb cloud vs Open3D and vs a plain copy"),
-    "node": ("depth_ros.tools.bench_node", "node latency/rate/memory on the ROS graph vs a relay node"),
-    "models": ("depth_ros.tools.bench_models", "torch vs ONNX Runtime for Depth Anything V2 and the compact model"),
-    "nav": ("depth_ros.tools.bench_nav", "obstacle cloud vs Open3D voxel + outlier filter, LaserScan time"),
-    "soak": ("depth_ros.tools.bench_soak", "10,000 frames through the running node: memory, latency drift, errors"),
+    "real": ("depth_ros.bench.real", "every shipped model x scale source on real RGB-D frames (+ 4-8x, yard)"),
+    "fusion": ("depth_ros.bench.fusion", "radar/IMU scale fusion on real RGB-D frames with simulated radar"),
+    "cloud": ("depth_ros.bench.cloud", "publish-ready xyzrgb cloud vs Open3D and vs a plain copy"),
+    "node": ("depth_ros.bench.node", "node latency/rate/memory on the ROS graph vs a relay node"),
+    "models": ("depth_ros.bench.models", "torch vs ONNX Runtime for Depth Anything V2 and the compact model"),
+    "nav": ("depth_ros.bench.nav", "obstacle cloud vs Open3D voxel + outlier filter, LaserScan time"),
+    "soak": ("depth_ros.bench.soak", "10,000 frames through the running node: memory, latency drift, errors"),
 }
 
 
@@ -32,11 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
-        return 0 if argv else 2
+        return 0 if argv else 1
     name, rest = argv[0], argv[1:]
     if name not in BENCHMARKS:
         print(f"depth-ros-bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
-        return 2
+        return 1
     module_name = BENCHMARKS[name][0]
     try:
         module = importlib.import_module(module_name)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             raise  # a dependency of an existing benchmark is missing: a real error, with its traceback
         print(f"depth-ros-bench: benchmark {name!r} is not part of this installation ({module_name} is missing)",
               file=sys.stderr)
-        return 2
+        return 1
     return int(module.main(rest) or 0)
 
 

@@ -20,16 +20,29 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from depth_ros.core.errors import DepthRosError
+from depth_ros.core.metrics import depth_metrics
+from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
+from depth_ros.evaluation.preview import save_preview
+from depth_ros.evaluation.run import run_evaluation
 from depth_ros.package_data import config_file, package_sources, user_cache_dir
+from depth_ros.ros.conversions import image_to_depth_m, read_fields
+from depth_ros.ros.dds import use_large_data_profile
+from depth_ros.ros.params import params_for
+from depth_ros.tools.cli import ArgumentParser
+from depth_ros.tools.evaluate import parse_args as eval_args
+from depth_ros.tools.simulate import main as simulate
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     shared = default_shared_dir()
-    p = argparse.ArgumentParser(prog="depth-ros-demo", description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1],
+    p = ArgumentParser(prog="depth-ros-demo", description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scene", choices=("hall", "yard"), default="hall", help="synthetic world of the sample bag (default: %(default)s)")
+    p.add_argument("--scene", choices=("hall", "yard"), default="hall",
+                   help="synthetic world of the sample bag (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=20.0, help="length of the sample bag (default: %(default)s)")
     # compact_depth was trained on seeds 0-19 of both scenes: the demo shows a world it has not seen.
     p.add_argument("--seed", type=int, default=1007,
@@ -42,7 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="output folder (default: out/demo in the current folder; ./demo.sh runs in the checkout)")
     p.add_argument("--cache", default=str(user_cache_dir("demo")),
                    help="where the sample bag is kept (default: %(default)s)")
-    p.add_argument("--rgbd", action="store_true", help="publish the real RGB-D frames of ../shared instead (depth_node + FastDepth)")
+    p.add_argument("--rgbd", action="store_true",
+                   help="publish the real RGB-D frames of ../shared instead (depth_node + FastDepth)")
     p.add_argument("--manifest", default=str(shared / "data" / "rgbd" / "manifest.json") if shared else "",
                    help="RGB-D manifest for --rgbd (default: ../shared/data/rgbd/manifest.json)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the node (--rgbd)")
@@ -51,7 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def sample_bag(args: argparse.Namespace) -> Path:
     """The seeded sample bag, generated once per simulator version and reused afterwards."""
-    from depth_ros.tools.simulate import main as simulate
 
     version = hashlib.sha256(b"".join(f.read_bytes() for f in package_sources("sim"))).hexdigest()[:10]
     folder = Path(args.cache) / f"{args.scene}-seed{args.seed}-{args.seconds:g}s-{version}"
@@ -69,8 +82,6 @@ def sample_bag(args: argparse.Namespace) -> Path:
 
 
 def bag_demo(args: argparse.Namespace) -> int:
-    from depth_ros.tools.eval_run import run_evaluation
-    from depth_ros.tools.evaluate import parse_args as eval_args
 
     out = Path(args.out)
     bag = sample_bag(args)
@@ -91,10 +102,8 @@ def bag_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    from depth_ros.ros.dds import use_large_data_profile
 
     use_large_data_profile()
-    from depth_ros.core.errors import DepthRosError
 
     try:
         return rgbd_demo(args) if args.rgbd else bag_demo(args)
@@ -105,20 +114,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def rgbd_demo(args: argparse.Namespace) -> int:
     """Real frames of an RGB-D manifest through depth_node (its default model), with AbsRel per frame."""
-    from depth_ros.ros.params import params_for
 
     args.model = args.model or {p.name: p.default for p in params_for("depth_node")}["model"]
     if not args.manifest or not Path(args.manifest).is_file():
         print(f"depth-ros-demo: RGB-D manifest not found: '{args.manifest}'. Pass --manifest.", file=sys.stderr)
         return 2
-    import rclpy
-    from tqdm import tqdm
+    import rclpy  # noqa: PLC0415
 
-    from depth_ros.core.metrics import depth_metrics
-    from depth_ros.ros.conversions import image_to_depth_m, read_fields
-    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command
-    from depth_ros.tools.preview import save_preview
-    from depth_ros.tools.rgbd_dataset import load_manifest
+    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command  # noqa: PLC0415
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

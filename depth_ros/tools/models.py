@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from depth_ros.models.registry import available_models, get_spec
+from depth_ros.tools.cli import ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="depth-ros-models", description="List the depth models depth_ros can load "
+    p = ArgumentParser(prog="depth-ros-models", description="List the depth models depth_ros can load "
                                 "(the values of the `model` parameter) with backend, output kind and input size.")
     p.add_argument("--json", action="store_true", help="print the full specs as JSON")
     args = p.parse_args(argv)
-    from depth_ros.models.registry import available_models, get_spec
 
     if args.json:
-        import json
+        import json  # noqa: PLC0415
 
         print(json.dumps({n: get_spec(n).to_dict() for n in available_models()}, indent=1, default=str))
         return 0

@@ -9,8 +9,16 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from tqdm import tqdm
+
+from depth_ros.bags.io import open_bag
+from depth_ros.core.errors import BagError, InvalidInputError
+from depth_ros.ros.dds import use_large_data_profile
+from depth_ros.ros.startup import init_ros
+from depth_ros.tools.cli import ArgumentParser
+
 if TYPE_CHECKING:
-    from depth_ros.ros.bag import BagReader
+    from depth_ros.bags.io import BagReader
     from depth_ros.ros.bag_player import BagPlayer
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -18,7 +26,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="depth-ros-play",
         description="Publish the messages of a bag on the ROS 2 graph with their recorded timing, and /clock with "
         "the bag time (for nodes with use_sim_time:=true). Reads rosbag2 directories, .mcap/.db3 files and "
@@ -65,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0: played, or stopped by Ctrl-C; 1: error)."""
     tool_args, ros_args = split_ros_args(argv)
     args = parse_args(tool_args)
-    from depth_ros.core.errors import BagError, InvalidInputError
-    from depth_ros.ros.bag import open_bag
-    from depth_ros.ros.bag_player import parse_remap
+    from depth_ros.ros.bag_player import parse_remap  # noqa: PLC0415
 
     try:
         remap = parse_remap(args.remap)
@@ -80,14 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _play(args: argparse.Namespace, ros_args: list[str], reader: BagReader, remap: dict[str, str]) -> int:
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    from depth_ros.ros.dds import use_large_data_profile
 
     use_large_data_profile()
-    import rclpy
-    from rclpy.signals import SignalHandlerOptions
+    import rclpy  # noqa: PLC0415
+    from rclpy.signals import SignalHandlerOptions  # noqa: PLC0415
 
-    from depth_ros.ros.bag_player import BagPlayer
-    from depth_ros.ros.startup import init_ros
+    from depth_ros.ros.bag_player import BagPlayer  # noqa: PLC0415
 
     # Playing runs in a thread; Ctrl-C and SIGTERM only raise a flag that the main thread turns
     # into player.stop() (rclpy's own handler would shut the context down under the publishers).
@@ -132,7 +136,6 @@ def _play(args: argparse.Namespace, ros_args: list[str], reader: BagReader, rema
 
 def _run(player: BagPlayer, args: argparse.Namespace, outcome: dict[str, Any]) -> None:
     """The playing thread: wait for subscribers, then play; errors go back to the main thread."""
-    from tqdm import tqdm
 
     try:
         if args.wait_for_subscribers:

@@ -9,6 +9,12 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from depth_ros.core.errors import BagError, InvalidInputError
+from depth_ros.ros.dds import use_large_data_profile
+from depth_ros.ros.startup import init_ros
+from depth_ros.tools.cli import ArgumentParser
+from depth_ros.tools.play import split_ros_args
+
 if TYPE_CHECKING:
     from depth_ros.ros.bag_player import BagRecorder
 
@@ -17,7 +23,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="depth-ros-record",
         description="Record topics from the ROS 2 graph into a new rosbag2 bag (MCAP or sqlite3). Message types "
         "are looked up on the graph, or given as TOPIC:=pkg/msg/Type. Subscriptions are reliable when every "
@@ -42,21 +48,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0: bag written, 1: error)."""
-    from depth_ros.tools.play import split_ros_args
 
     tool_args, ros_args = split_ros_args(argv)
     args = parse_args(tool_args)
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    from depth_ros.ros.dds import use_large_data_profile
 
     use_large_data_profile()
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
+    import rclpy  # noqa: PLC0415
+    from rclpy.executors import SingleThreadedExecutor  # noqa: PLC0415
+    from rclpy.signals import SignalHandlerOptions  # noqa: PLC0415
 
-    from depth_ros.core.errors import BagError, InvalidInputError
-    from depth_ros.ros.bag_player import BagRecorder
-    from depth_ros.ros.startup import init_ros
+    from depth_ros.ros.bag_player import BagRecorder  # noqa: PLC0415
 
     try:
         init_ros(ros_args, signal_handler_options=SignalHandlerOptions.NO)
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _close(recorder: BagRecorder | None) -> dict[str, int] | None:
     """Finalise the bag; None (after a one-line error) when that fails."""
-    from depth_ros.core.errors import BagError
+    from depth_ros.core.errors import BagError  # noqa: PLC0415
 
     if recorder is None:
         return None

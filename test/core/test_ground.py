@@ -7,6 +7,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+from raycast_scenes import cast
 from scipy.spatial.transform import Rotation
 
 from depth_ros.core.camera import CameraModel
@@ -14,8 +15,6 @@ from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.ground import GroundPrior, ground_correspondences, ground_depth_prior, ground_scale
 from depth_ros.core.imu import STANDARD_GRAVITY, AttitudeFilter, ImuReading, gravity_in_camera
 from depth_ros.core.transforms import OPTICAL_FROM_BODY
-
-from raycast_scenes import cast
 
 HEIGHT = 1.2
 PINHOLE = CameraModel(640, 480, 500, 500, 320, 240)

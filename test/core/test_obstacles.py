@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from raycast_scenes import cast
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
@@ -20,8 +21,6 @@ from depth_ros.core.obstacles import (
     voxel_downsample,
 )
 from depth_ros.core.transforms import OPTICAL_FROM_BODY
-
-from raycast_scenes import cast
 
 o3d = pytest.importorskip("open3d")
 
@@ -334,7 +333,7 @@ def test_gravity_frame_is_a_right_handed_rotation_also_looking_down():
 
 
 def test_bench_nav_prints_result_line(shared_dir, capsys):
-    from depth_ros.tools.bench_nav import main
+    from depth_ros.bench.nav import main
 
     assert main(["--shared", str(shared_dir), "--repeat", "2", "--frame", "tum_fr1_1"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]

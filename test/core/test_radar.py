@@ -6,7 +6,6 @@ import pytest
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
-from depth_ros.core.sampling import window_median
 from depth_ros.core.radar import (
     RadarAccumulator,
     RadarScan,
@@ -16,6 +15,7 @@ from depth_ros.core.radar import (
     reject_clutter,
     to_camera,
 )
+from depth_ros.core.sampling import window_median
 from depth_ros.core.transforms import RigidTransform, so3_exp
 
 S = 1_000_000_000  # ns per second

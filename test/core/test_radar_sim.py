@@ -6,7 +6,7 @@ import pytest
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.radar import project_points, reject_clutter
-from depth_ros.core.radar_sim import default_radar_extrinsic, simulate_radar
+from depth_ros.sim.radar import default_radar_extrinsic, simulate_radar
 
 CAM = CameraModel(160, 120, 110.0, 112.0, 79.3, 60.2, "plumb_bob", [-0.2, 0.05, 0.001, -0.001, 0.0])
 PINHOLE = CameraModel(160, 120, 110.0, 110.0, 79.5, 59.5)

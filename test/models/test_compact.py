@@ -19,6 +19,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 from depth_ros.models.compact import CompactConfig, CompactDepthNet, num_parameters  # noqa: E402 - needs torch
 from depth_ros.tools import train as train_tool  # noqa: E402
+from depth_ros.training import losses  # noqa: E402
+from depth_ros.training.checkpoint import load_training_checkpoint  # noqa: E402
 
 TINY = ["--generate", "hall:0", "--seconds", "1", "--width", "64", "--height", "48", "--val", "hall:1",
         "--val-seconds", "1", "--val-stride", "3", "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "2",
@@ -28,7 +30,7 @@ TINY = ["--generate", "hall:0", "--seconds", "1", "--width", "64", "--height", "
 @pytest.fixture(scope="module")
 def frame():
     """One 320x240 frame of a held-out run (seed not used in training), its depth and radar prior."""
-    from depth_ros.tools.train_data import RunSpec, generate_record, rasterize
+    from depth_ros.training.data import RunSpec, generate_record, rasterize
 
     record = generate_record(RunSpec("hall", 1000, 0.6))
     k = len(record) - 1
@@ -89,11 +91,11 @@ def test_silog_loss_matches_a_hand_computed_value():
     mask = torch.tensor([[True, True, True, False]])
     # d = 0.1, -0.2, 0.3: mean(d^2) = 0.14 / 3, mean(d) = 0.2 / 3
     expected = 10 * math.sqrt(0.14 / 3 - 0.85 * (0.2 / 3) ** 2)
-    assert train_tool.silog_loss(log_pred, log_gt, mask).item() == pytest.approx(expected, rel=1e-6)
+    assert losses.silog_loss(log_pred, log_gt, mask).item() == pytest.approx(expected, rel=1e-6)
     assert expected == pytest.approx(2.070963, rel=1e-6)
     depth_pred, depth_gt = torch.tensor([[2.0, 4.0]]), torch.tensor([[1.0, float("nan")]])
     d = math.log(2.0)  # one valid pixel: SILog = 10 * sqrt(0.15) * |d|, L1 = |d|
-    total = train_tool.depth_loss(depth_pred.log(), depth_gt, 40.0, l1_weight=0.5).item()
+    total = losses.depth_loss(depth_pred.log(), depth_gt, 40.0, l1_weight=0.5).item()
     assert total == pytest.approx(10 * math.sqrt(0.15) * d + 0.5 * d, rel=1e-6)
 
 
@@ -115,7 +117,7 @@ def test_train_runs_and_resume_continues_exactly(tmp_path: Path, cache: Path):
     history_b = json.loads((split / "history.json").read_text())["history"]
     assert [h["loss"] for h in history_a] == [h["loss"] for h in history_b] and len(history_a) == 2
     assert {"absrel_prior", "delta1_prior", "absrel_noprior", "delta1_noprior"} <= set(history_a[-1])
-    state = train_tool.load_training_checkpoint(split)
+    state = load_training_checkpoint(split)
     assert state["epoch"] == 2 and state["step"] == 2 and set(state["rng"]) == {"data", "torch", "python"}
     model = load_model(NAME, path=str(whole / "best"))  # a training output loads through the registry (torch)
     assert model.spec.input_size == (48, 64)
@@ -123,7 +125,7 @@ def test_train_runs_and_resume_continues_exactly(tmp_path: Path, cache: Path):
 
 
 def test_fine_tunes_on_real_rgbd_frames_held_apart_from_validation(tmp_path: Path, shared_dir: Path, capsys):
-    from depth_ros.tools.train_data import rgbd_record
+    from depth_ros.training.data import rgbd_record
 
     manifest = shared_dir / "data" / "rgbd_train" / "manifest.json"
     if not manifest.is_file():

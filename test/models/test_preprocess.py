@@ -11,7 +11,6 @@ import pytest
 
 from depth_ros.core.errors import InvalidInputError, ModelOutputError
 from depth_ros.models import OutputKind, get_spec
-from depth_ros.models.spec import ModelSpec
 from depth_ros.models.preprocess import (
     Prepared,
     check_prior,
@@ -22,6 +21,7 @@ from depth_ros.models.preprocess import (
     resize_align_corners,
     resize_sparse_prior,
 )
+from depth_ros.models.spec import ModelSpec
 
 RGBD = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "rgbd"
 

@@ -12,8 +12,16 @@ import numpy as np
 import pytest
 
 from depth_ros.core.errors import InvalidInputError, ModelLoadError, UnknownModelError
-from depth_ros.models import DepthModel, ModelSpec, OutputKind, available_models, get_spec, load_model, register_model
-from depth_ros.models import registry
+from depth_ros.models import (
+    DepthModel,
+    ModelSpec,
+    OutputKind,
+    available_models,
+    get_spec,
+    load_model,
+    register_model,
+    registry,
+)
 from depth_ros.models.hub import looks_like_hub_id, resolve_weights
 
 REPO = Path(__file__).resolve().parents[2]

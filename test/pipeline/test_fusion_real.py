@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from depth_ros.core.metrics import depth_metrics, median_scale
+from depth_ros.datasets.rgbd import simulated_radar_points
 from depth_ros.models.base import DepthModel
 from depth_ros.models.spec import ModelSpec, OutputKind
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
 from depth_ros.pipeline.pipeline import DepthPipeline, PipelineConfig, relative_inverse_to_relative_depth
 from depth_ros.ros.diagnostics import scale_source_warning
-from depth_ros.tools.rgbd_dataset import simulated_radar_points
 
 STAMP = 1_000_000_000
 DRAWS = 5
@@ -167,8 +167,8 @@ class QueueModel(DepthModel):
 
 
 def test_yard_run_with_a_relative_network_keeps_metric_scale():
+    from depth_ros.datasets.sequences import play_sequence, sequence_fusion_config
     from depth_ros.sim.world import generate_sequence
-    from depth_ros.tools.train_data import play_sequence, sequence_fusion_config
 
     seq = generate_sequence("yard", 4.0, 1001)
     model = QueueModel(OutputKind.RELATIVE_INVERSE, [relative_standin(f.depth, k) for k, f in enumerate(seq.frames)])

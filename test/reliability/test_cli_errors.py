@@ -94,7 +94,8 @@ CASES = {
     # the nodes: model file, params file
     "node-missing-model": ("depth_node", "--ros-args -p model:=fastdepth_tflite -p model_path:={d}/nowhere/model.tflite",
                            "{d}/nowhere/model.tflite"),
-    "node-truncated-model": ("depth_node", "--ros-args -p model:=fastdepth_tflite -p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
+    "node-truncated-model": ("depth_node", "--ros-args -p model:=fastdepth_tflite -p model_path:={d}/truncated.tflite",
+                             "{d}/truncated.tflite"),
     "node-truncated-compact": ("depth_node", "--ros-args -p model_path:={d}/compact_truncated",
                                "{d}/compact_truncated"),
     "node-garbage-yaml": ("depth_node", "--ros-args --params-file {d}/garbage.yaml", "{d}/garbage.yaml"),

@@ -12,6 +12,8 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from builtin_interfaces.msg import Time  # noqa: E402
+from graph_rig import Graph, level, values  # noqa: E402
+from radar_imu_msgs import imu_msgs, radar_msg  # noqa: E402
 from rcl_interfaces.msg import Log  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Imu, PointCloud2  # noqa: E402
@@ -21,9 +23,6 @@ from depth_ros.core.errors import ModelLoadError  # noqa: E402
 from depth_ros.core.imu import STANDARD_GRAVITY  # noqa: E402
 from depth_ros.ros.conversions import array_to_image, image_to_depth_m, make_header, read_fields  # noqa: E402
 from depth_ros.ros.node_process import FrameClient  # noqa: E402
-
-from graph_rig import Graph, level, values  # noqa: E402
-from radar_imu_msgs import imu_msgs, radar_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
 S = 1_000_000_000

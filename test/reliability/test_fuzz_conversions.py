@@ -15,6 +15,18 @@ import pytest
 from hypothesis import given
 
 pytest.importorskip("rclpy")
+from fuzz_strategies import (  # noqa: E402
+    GENERATED,
+    camera_infos,
+    compressed_images,
+    fuzz,
+    images,
+    imus,
+    png_with_size,
+    pointclouds,
+    reference_field,
+    reference_pixels,
+)
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField  # noqa: E402
 
 from depth_ros.core.camera import CameraModel  # noqa: E402
@@ -30,19 +42,6 @@ from depth_ros.ros.conversions import (  # noqa: E402
     make_header,
     read_fields,
     rgb_to_compressed,
-)
-
-from fuzz_strategies import (  # noqa: E402
-    GENERATED,
-    camera_infos,
-    compressed_images,
-    fuzz,
-    images,
-    imus,
-    png_with_size,
-    pointclouds,
-    reference_field,
-    reference_pixels,
 )
 
 # Examples per test; with test_fuzz_node.py's the per-run total (>= 5,000, asserted there).

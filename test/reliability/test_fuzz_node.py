@@ -17,12 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 rclpy = pytest.importorskip("rclpy")
-from sensor_msgs.msg import Image, LaserScan, PointCloud2  # noqa: E402
-
-from depth_ros.core.errors import DepthRosError  # noqa: E402
-from depth_ros.ros import depth_node as depth_node_module  # noqa: E402
-from depth_ros.ros.conversions import compressed_to_rgb, image_to_rgb, stamp_to_ns  # noqa: E402
-
 from fuzz_strategies import (  # noqa: E402
     GENERATED,
     camera_infos,
@@ -34,6 +28,11 @@ from fuzz_strategies import (  # noqa: E402
     pointclouds,
 )
 from graph_rig import Graph  # noqa: E402
+from sensor_msgs.msg import Image, LaserScan, PointCloud2  # noqa: E402
+
+from depth_ros.core.errors import DepthRosError  # noqa: E402
+from depth_ros.ros import depth_node as depth_node_module  # noqa: E402
+from depth_ros.ros.conversions import compressed_to_rgb, image_to_rgb, stamp_to_ns  # noqa: E402
 
 # IMU samples of 1e300 m/s^2 overflow the attitude filter's norm (to inf, then gated): expected here.
 pytestmark = [pytest.mark.ros, pytest.mark.filterwarnings("ignore:overflow encountered in dot:RuntimeWarning")]

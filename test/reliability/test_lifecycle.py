@@ -9,9 +9,8 @@ import shutil
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from rcl_interfaces.msg import Log  # noqa: E402
-
 from graph_rig import Graph  # noqa: E402
+from rcl_interfaces.msg import Log  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -118,7 +117,8 @@ def test_transitions_while_frames_flow(graphs, fastdepth_path, rgbd_frames):
     import threading
     import time
 
-    g = graphs("flow", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "diagnostics_period": 0.1, "queue_policy": "fifo",
+    g = graphs("flow", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path), "diagnostics_period": 0.1,
+                        "queue_policy": "fifo",
                         "queue_size": 4})
     frame = rgbd_frames[2]
     assert g.client.handshake(frame.rgb, frame.camera, 15, g.executor)

@@ -18,8 +18,8 @@ from mcap.reader import make_reader
 from mcap.writer import Writer as McapWriter
 from mcap_ros2.decoder import DecoderFactory
 
+from depth_ros.bags.io import BagWriter, deserialize_to_rclpy, open_bag, rclpy_message_class
 from depth_ros.core.errors import BagError, InvalidInputError
-from depth_ros.ros.bag import BagWriter, deserialize_to_rclpy, open_bag, rclpy_message_class
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 FIXTURES = SHARED / "data" / "rosbag2_fixtures"
@@ -148,8 +148,8 @@ def test_stored_definitions_decode_test_msgs():
 
 def write_mcap_with_unknown_type(path: Path) -> None:
     """An MCAP (written with the mcap library) with a String topic and a type nobody defines."""
-    from std_msgs.msg import String
     from rclpy.serialization import serialize_message
+    from std_msgs.msg import String
 
     with path.open("wb") as f:
         w = McapWriter(f)
@@ -203,9 +203,8 @@ def test_truncated_file_names_the_file(tmp_path, source, keep):
     data = need(source).read_bytes()
     cut = tmp_path / f"cut_{source.name}"
     cut.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(BagError, match=re.escape(str(cut))):
-        with open_bag(cut) as bag:
-            list(bag.messages())
+    with pytest.raises(BagError, match=re.escape(str(cut))), open_bag(cut) as bag:
+        list(bag.messages())
 
 
 def test_corrupt_chunk_fails_while_reading_and_names_the_file(tmp_path):
@@ -339,7 +338,8 @@ def test_write_read_round_trip(tmp_path, storage):
             assert r.data == payloads[m.topic]
         assert deserialize_to_rclpy(r.data, r.msgtype) == msgs[m.topic]
     depth = next(m.msg for m in ours if m.topic == "/camera/depth")
-    assert np.array_equal(depth.data.view(np.float32).reshape(4, 5), np.frombuffer(msgs["/camera/depth"].data, np.float32).reshape(4, 5))
+    written = np.frombuffer(msgs["/camera/depth"].data, np.float32).reshape(4, 5)
+    assert np.array_equal(depth.data.view(np.float32).reshape(4, 5), written)
 
     if storage == "mcap":
         (mcap_file,) = path.glob("*.mcap")
@@ -376,27 +376,26 @@ def test_writer_errors(tmp_path):
     with pytest.raises(InvalidInputError, match="'rosbag'"):
         BagWriter(tmp_path / "x", storage="rosbag")
     path = tmp_path / "bag"
-    with pytest.raises(RuntimeError, match="boom"):
-        with BagWriter(path) as writer:
+    with pytest.raises(RuntimeError, match="boom"), BagWriter(path) as writer:
+        writer.add_topic("/img", "sensor_msgs/msg/Image")
+        with pytest.raises(BagError, match="'/img' was added already"):
             writer.add_topic("/img", "sensor_msgs/msg/Image")
-            with pytest.raises(BagError, match="'/img' was added already"):
-                writer.add_topic("/img", "sensor_msgs/msg/Image")
-            with pytest.raises(BagError, match="'made_up/msg/Thing'"):
-                writer.add_topic("/thing", "made_up/msg/Thing")
-            with pytest.raises(BagError, match=r"'/nope'.*\['/img'\]"):
-                writer.write("/nope", 1, Image())
-            with pytest.raises(InvalidInputError, match="sensor_msgs/msg/Image, got a sensor_msgs/msg/Imu"):
-                writer.write("/img", 1, Imu())
-            with pytest.raises(InvalidInputError, match="not CDR"):
-                writer.write("/img", 1, b"\x07\x07garbage")
-            with pytest.raises(InvalidInputError, match="1.5"):
-                writer.write("/img", 1.5, Image())
-            with pytest.raises(InvalidInputError, match="-1"):
-                writer.write("/img", -1, Image())
-            with pytest.raises(InvalidInputError, match="dict"):
-                writer.write("/img", 1, {"height": 1})
-            writer.write("/img", 7, Image(height=1, width=1, encoding="mono8", step=1, data=b"\x05"))
-            raise RuntimeError("boom")
+        with pytest.raises(BagError, match="'made_up/msg/Thing'"):
+            writer.add_topic("/thing", "made_up/msg/Thing")
+        with pytest.raises(BagError, match=r"'/nope'.*\['/img'\]"):
+            writer.write("/nope", 1, Image())
+        with pytest.raises(InvalidInputError, match="sensor_msgs/msg/Image, got a sensor_msgs/msg/Imu"):
+            writer.write("/img", 1, Imu())
+        with pytest.raises(InvalidInputError, match="not CDR"):
+            writer.write("/img", 1, b"\x07\x07garbage")
+        with pytest.raises(InvalidInputError, match="1.5"):
+            writer.write("/img", 1.5, Image())
+        with pytest.raises(InvalidInputError, match="-1"):
+            writer.write("/img", -1, Image())
+        with pytest.raises(InvalidInputError, match="dict"):
+            writer.write("/img", 1, {"height": 1})
+        writer.write("/img", 7, Image(height=1, width=1, encoding="mono8", step=1, data=b"\x05"))
+        raise RuntimeError("boom")
     # The exception still left a finalised, readable bag.
     with open_bag(path) as bag:
         assert [(m.timestamp_ns, bytes(m.msg.data)) for m in bag.messages()] == [(7, b"\x05")]

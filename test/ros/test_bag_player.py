@@ -27,8 +27,8 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Imu  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
+from depth_ros.bags.io import BagWriter, open_bag  # noqa: E402
 from depth_ros.core.errors import BagError, InvalidInputError  # noqa: E402
-from depth_ros.ros.bag import BagWriter, open_bag  # noqa: E402
 from depth_ros.ros.bag_player import (  # noqa: E402
     BagPlayer,
     BagRecorder,

@@ -32,7 +32,7 @@ def _fields_of(info):
 def test_plain_info():
     cam = camera_model_from_info(_info())
     assert (cam.width, cam.height, cam.fx, cam.fy, cam.cx, cam.cy) == (640, 480, 525.0, 520.0, 319.5, 239.5)
-    assert cam.distortion_model == "plumb_bob" and cam.D == tuple(D)
+    assert cam.distortion_model == "plumb_bob" and tuple(D) == cam.D
 
 
 def test_binning_and_roi_as_image_geometry():

@@ -149,7 +149,8 @@ def test_image_without_camera_info_gives_depth_but_no_points(graph_factory, rgbd
 
 
 def test_nothing_is_computed_without_subscribers(ros, fastdepth_path, rgbd_frames):
-    node = DepthNode(namespace="idle", parameter_overrides=[Parameter("model", value="fastdepth_tflite"), Parameter("model_path", value=str(fastdepth_path))])
+    node = DepthNode(namespace="idle", parameter_overrides=[Parameter("model", value="fastdepth_tflite"),
+                                                             Parameter("model_path", value=str(fastdepth_path))])
     pub_node = rclpy.create_node("idle_pub", namespace="idle")
     pub = pub_node.create_publisher(Image, "image", 10)
     ex = MultiThreadedExecutor()

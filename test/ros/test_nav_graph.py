@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from graph_rig import spin  # noqa: E402
+from raycast_scenes import LEVEL, cast  # noqa: E402
 from sensor_msgs.msg import LaserScan, PointCloud2  # noqa: E402
 
 from depth_ros.core.camera import CameraModel  # noqa: E402
 from depth_ros.ros.conversions import read_fields  # noqa: E402
-
-from graph_rig import spin  # noqa: E402
-from raycast_scenes import LEVEL, cast  # noqa: E402
 
 pytestmark = pytest.mark.ros
 CAM = CameraModel(160, 120, 100.0, 100.0, 79.5, 59.5)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from graph_rig import spin  # noqa: E402
+from radar_imu_msgs import imu_msgs, radar_msg  # noqa: E402
 from sensor_msgs.msg import Image, Imu, PointCloud2, PointField  # noqa: E402
 
 from depth_ros.core.metrics import depth_metrics  # noqa: E402
@@ -14,9 +16,6 @@ from depth_ros.models.registry import load_model  # noqa: E402
 from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig  # noqa: E402
 from depth_ros.ros.conversions import image_to_depth_m, make_header, points_to_msg, read_fields  # noqa: E402
 from depth_ros.ros.params import fusion_config_from_values, params_for  # noqa: E402
-
-from graph_rig import spin  # noqa: E402
-from radar_imu_msgs import imu_msgs, radar_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
 RADAR_T = [0.0, 0.10, 0.0]  # radar 10 cm left of the camera in camera_link, as the simulator places it

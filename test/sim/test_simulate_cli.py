@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from depth_ros.ros.bag import open_bag
+from depth_ros.bags.io import open_bag
 from depth_ros.ros.conversions import image_to_depth_m, image_to_rgb, read_fields
 from depth_ros.tools.simulate import main
 
@@ -133,7 +133,7 @@ def test_from_rgbd(tmp_path, shared_dir):
     manifest = shared_dir / "data" / "rgbd" / "manifest.json"
     if not manifest.is_file():
         pytest.skip(f"{manifest} is missing")
-    from depth_ros.tools.rgbd_dataset import load_manifest
+    from depth_ros.datasets.rgbd import load_manifest
 
     bag = tmp_path / "rgbd"
     assert main(["--from-rgbd", str(manifest), "--out", str(bag), "--no-progress"]) == 0

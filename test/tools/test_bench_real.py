@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from depth_ros.tools import bench_real
+from depth_ros.bench import real as bench_real
 
 
 @pytest.fixture(scope="module")

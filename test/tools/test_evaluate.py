@@ -33,7 +33,7 @@ def run_eval(bag, report, fastdepth_path, *extra):
 
 
 def test_report_matches_an_independent_computation(sim_bag, tmp_path, fastdepth_path):
-    from depth_ros.ros.bag import open_bag
+    from depth_ros.bags.io import open_bag
     from depth_ros.ros.conversions import image_to_depth_m, stamp_to_ns
 
     out_bag = tmp_path / "out"
@@ -74,8 +74,14 @@ def test_report_matches_an_independent_computation(sim_bag, tmp_path, fastdepth_
 def test_lidar_ground_truth_projected_into_the_camera(sim_bag, tmp_path, fastdepth_path):
     """A lidar cloud made from the ground truth (in a lidar frame 0.3 m above the camera) gives the
     same AbsRel as the depth topic on the pixels it covers."""
-    from depth_ros.ros.bag import BagWriter, open_bag
-    from depth_ros.ros.conversions import camera_model_from_info, image_to_depth_m, make_header, points_to_msg, stamp_to_ns
+    from depth_ros.bags.io import BagWriter, open_bag
+    from depth_ros.ros.conversions import (
+        camera_model_from_info,
+        image_to_depth_m,
+        make_header,
+        points_to_msg,
+        stamp_to_ns,
+    )
 
     T_cam_lidar = body_extrinsic_to_optical(RigidTransform.from_translation_rpy((0.0, 0.0, 0.3), (0.0, 0.0, 0.2)))
     lidar_bag = tmp_path / "lidar"

@@ -15,7 +15,6 @@ from depth_ros.core.camera import PLUMB_BOB, CameraModel
 from depth_ros.core.errors import CameraModelError
 from depth_ros.ros.conversions.stamps import resolve_header, sensor_msgs
 
-
 # Outside these limits (pixels) a pixel's ray (u - cx) / fx can overflow float32.
 MIN_FOCAL_PX = 1e-3
 MAX_PRINCIPAL_PX = 1e9

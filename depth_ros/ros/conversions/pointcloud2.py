@@ -14,7 +14,8 @@ the extra at 12 (still 16). Padding bytes are zero.
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

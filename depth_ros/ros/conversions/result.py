@@ -50,7 +50,7 @@ def result_messages(result: Any, header: Any, outputs: Collection[str], cloud: O
 
 def scan_to_msg(scan: Scan, header: Any) -> Any:
     """sensor_msgs/LaserScan of a core `Scan`."""
-    from sensor_msgs.msg import LaserScan
+    from sensor_msgs.msg import LaserScan  # noqa: PLC0415
 
     msg = LaserScan(header=header, angle_min=scan.angle_min, angle_max=scan.angle_max,
                     angle_increment=scan.angle_increment, time_increment=scan.time_increment,

@@ -8,7 +8,7 @@ time an encoder needs them, so that importing the decoders stays cheap and works
 from __future__ import annotations
 
 import array
-from functools import lru_cache
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -23,24 +23,24 @@ _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 # -- lazy message imports -------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def sensor_msgs() -> ModuleType:
     """The `sensor_msgs.msg` module, imported on first use."""
-    from sensor_msgs import msg
+    from sensor_msgs import msg  # noqa: PLC0415
 
     return msg
 
 
-@lru_cache(maxsize=None)
+@cache
 def _std_msgs() -> ModuleType:
-    from std_msgs import msg
+    from std_msgs import msg  # noqa: PLC0415
 
     return msg
 
 
-@lru_cache(maxsize=None)
+@cache
 def _builtin_interfaces() -> ModuleType:
-    from builtin_interfaces import msg
+    from builtin_interfaces import msg  # noqa: PLC0415
 
     return msg
 

@@ -31,9 +31,9 @@ count can be several times slower than one thread (threads waiting on each other
 operator); the 1-thread rows show it.
 
 Last line: ``RESULT ort_vs_torch=<ORT / eager torch at 518x518, default threads>
-ort_vs_torch_1thread=<the same, both on one thread> ort_vs_torch_small=<default threads, 266x350> best=<fastest variant at 518x518> best_vs_torch=<its time / eager> ort_rel_diff=<max
-|ORT - torch| / torch range> compact_ort_vs_torch=<compact model, when present> torch_ms=<eager
-518x518> ort_ms=<ORT 518x518>``
+ort_vs_torch_1thread=<the same, both on one thread> ort_vs_torch_small=<default threads, 266x350>
+best=<fastest variant at 518x518> best_vs_torch=<its time / eager> ort_rel_diff=<max |ORT - torch| / torch range>
+compact_ort_vs_torch=<compact model, when present> torch_ms=<eager 518x518> ort_ms=<ORT 518x518>``
 """
 
 from __future__ import annotations
@@ -46,13 +46,17 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from depth_ros.core.errors import DepthRosError, InvalidInputError
+from depth_ros.models import load_model
+from depth_ros.models.export import export_model
+from depth_ros.tools.cli import ArgumentParser
 
 SIZES = ((518, 518), (266, 350))
 DAV2_SMALL = "depth_anything_v2_small"
@@ -62,7 +66,7 @@ TOLERANCE_FP16 = 1e-2
 
 def dav2_small_config() -> Any:
     """The transformers config of Depth Anything V2 Small (values of depth-anything/Depth-Anything-V2-Small-hf)."""
-    from transformers import DepthAnythingConfig, Dinov2Config
+    from transformers import DepthAnythingConfig, Dinov2Config  # noqa: PLC0415
 
     backbone = Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, mlp_ratio=4, patch_size=14,
                             image_size=518, out_indices=[3, 6, 9, 12], reshape_hidden_states=False)
@@ -73,7 +77,7 @@ def dav2_small_config() -> Any:
 
 def randomise(module: Any, seed: int = 0) -> None:
     """Unit-gain random weights (the default init gives near-constant outputs)."""
-    import torch
+    import torch  # noqa: PLC0415
 
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -87,7 +91,7 @@ def randomise(module: Any, seed: int = 0) -> None:
 
 def build_dav2_small(folder: Path, seed: int = 0) -> Path:
     """A random-weight Depth Anything V2 Small checkpoint saved in `folder` (config.json + safetensors)."""
-    from transformers import AutoModelForDepthEstimation
+    from transformers import AutoModelForDepthEstimation  # noqa: PLC0415
 
     model = AutoModelForDepthEstimation.from_config(dav2_small_config())
     randomise(model, seed)
@@ -99,7 +103,7 @@ def build_dav2_small(folder: Path, seed: int = 0) -> Path:
 def build_compact(folder: Path, seed: int = 0) -> Path | None:
     """A random-weight compact model saved with its own `save_compact`, or None when the module is absent."""
     try:
-        from depth_ros.models.compact import CompactConfig, CompactDepthNet, save_compact
+        from depth_ros.models.compact import CompactConfig, CompactDepthNet, save_compact  # noqa: PLC0415
     except ImportError:
         return None
     net = CompactDepthNet(CompactConfig())
@@ -112,7 +116,7 @@ def build_compact(folder: Path, seed: int = 0) -> Path | None:
 def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from transformers.utils import logging as hf_logging
+        from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
@@ -126,7 +130,7 @@ def _quiet() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _torch_threads(n: int | None) -> Iterator[None]:
-    import torch
+    import torch  # noqa: PLC0415
 
     before = torch.get_num_threads()
     if n:
@@ -174,7 +178,7 @@ def _time(variants: list[Variant], rounds: int) -> dict[str, float]:
 def _torch_variants(module: Any, pixels: Any, device: str, fp16: bool, threads: int | None, compile_: bool,
                     extra: bool, output: Callable[[Any], Any], skipped: dict[str, str]) -> list[Variant]:
     """The torch inference tweaks on a copy of `module` (the eager model stays untouched)."""
-    import torch
+    import torch  # noqa: PLC0415
 
     out: list[Variant] = []
 
@@ -235,10 +239,8 @@ def run_case(label: str, name: str, weights: Path, size: tuple[int, int] | None,
              device: str, fp16: bool, threads: int | None, compile_: bool, tweaks: bool, thread_variants: bool,
              extra: bool = False, out: Callable[[str], None] = print) -> CaseResult:
     """Time one network at one input size (None: the model's own size) with every variant."""
-    import torch
+    import torch  # noqa: PLC0415
 
-    from depth_ros.models import load_model
-    from depth_ros.tools.export import export_model
 
     with _quiet():
         eager = load_model(name, path=str(weights), device=device, fp16=fp16, input_size=size, num_threads=threads)
@@ -340,7 +342,7 @@ def run(rounds: int = 3, device: str = "cpu", fp16: bool = False, threads: int |
         extra: bool = False, out: Callable[[str], None] = print) -> dict:
     """Build the networks, run every case and return the numbers of the RESULT line."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
+    import torch  # noqa: PLC0415
 
     if rounds < 1:
         raise InvalidInputError(f"rounds must be >= 1, got {rounds}")
@@ -406,8 +408,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="depth-ros-bench models", description=__doc__.split("\n\n")[0],
-                                epilog="See the module docstring (python -m pydoc depth_ros.tools.bench_models) for "
+    p = ArgumentParser(prog="depth-ros-bench models", description=__doc__.split("\n\n")[0],
+                                epilog="See the module docstring (python -m pydoc depth_ros.bench.models) for "
                                        "what each variant is.")
     p.add_argument("--rounds", type=int, default=3,
                    help="timing rounds; each runs every variant once; medians are reported (default: %(default)s)")

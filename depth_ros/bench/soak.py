@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from depth_ros.core.camera import CameraModel
+from depth_ros.core.errors import DepthRosError, InvalidInputError
+from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
 from depth_ros.optional import missing_dependency
+from depth_ros.ros.dds import use_large_data_profile
+from depth_ros.tools.cli import ArgumentParser
 
 TARGET_RSS_GROWTH = 1.05
 TARGET_P95_DRIFT = 1.2
@@ -78,11 +84,10 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     shared = default_shared_dir()
     default_model = shared / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite" if shared else None
-    p = argparse.ArgumentParser(prog="depth-ros-bench soak", description=__doc__,
+    p = ArgumentParser(prog="depth-ros-bench soak", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=10_000,
                    help="frames measured after the warm-up (default: %(default)s)")
@@ -125,7 +130,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def make_crops(frames: list[Any], size: tuple[int, int], n: int, seed: int) -> list[tuple[np.ndarray, Any]]:
     """`n` (rgb, camera) crops of `size` from the frames, at seeded random positions."""
-    from depth_ros.core.camera import CameraModel
 
     w, h = size
     rng = np.random.default_rng(seed)
@@ -141,7 +145,7 @@ def make_crops(frames: list[Any], size: tuple[int, int], n: int, seed: int) -> l
 
 def _fresh_node_errors(client: Any, wait_s: float = 3.0) -> dict[str, int]:
     """The node's error counters from the next /diagnostics message (the latest one after `wait_s`)."""
-    import rclpy
+    import rclpy  # noqa: PLC0415
 
     end = time.monotonic() + wait_s
     before = len(client.extra["/diagnostics"])
@@ -161,16 +165,13 @@ def _node_errors(diag_msgs: list, node_name: str) -> dict[str, int]:
 def run_soak(args: argparse.Namespace, log_path: Path, out=print) -> SoakResult:
     """Start the node, feed the frames, measure; `NodeFailure` when the node never answers."""
     try:
-        import psutil
+        import psutil  # noqa: PLC0415
     except ModuleNotFoundError as exc:
         raise missing_dependency(exc, "the soak benchmark") from exc
-    import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from tqdm import tqdm
+    import rclpy  # noqa: PLC0415
+    from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
 
-    from depth_ros.core.errors import InvalidInputError
-    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command
-    from depth_ros.tools.rgbd_dataset import load_manifest
+    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command  # noqa: PLC0415
 
     frames = load_manifest(args.shared / "data" / "rgbd" / "manifest.json")
     frames = [f for f in frames if f.camera.width >= args.size[0] and f.camera.height >= args.size[1]]
@@ -286,8 +287,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: model weights not found: '{args.model_path}'", file=sys.stderr)
         return 2
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    from depth_ros.core.errors import DepthRosError
-    from depth_ros.ros.dds import use_large_data_profile
 
     use_large_data_profile()
     log_path = args.log or Path(tempfile.mkstemp(prefix="soak_node_", suffix=".log")[1])

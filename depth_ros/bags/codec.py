@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from rosbags.convert.converter import is_same_wireformat, migrate_bytes
 from rosbags.interfaces import Connection
@@ -144,7 +145,7 @@ def rclpy_msgtype(cls: type) -> str | None:
 def deserialize_to_rclpy(raw: bytes | bytearray | memoryview, msgtype: str) -> Any:
     """An rclpy message from CDR bytes (e.g. from `BagReader.raw_messages`)."""
     cls = rclpy_message_class(msgtype)
-    from rclpy.serialization import deserialize_message
+    from rclpy.serialization import deserialize_message  # noqa: PLC0415
 
     try:
         return deserialize_message(bytes(raw), cls)

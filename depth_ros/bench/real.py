@@ -40,14 +40,26 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from depth_ros.core.errors import DepthRosError
+from depth_ros.core.imu import STANDARD_GRAVITY, ImuReading
+from depth_ros.core.metrics import depth_metrics, median_scale, valid_mask
 from depth_ros.core.output_kind import OutputKind
+from depth_ros.datasets.rgbd import default_shared_dir, floor_plane, load_manifest, simulated_radar_points
+from depth_ros.datasets.sequences import sequence_fusion_config
+from depth_ros.evaluation.compact import run_pipeline
+from depth_ros.models.registry import WEIGHTS_ROOT, available_models, get_spec, load_model
 from depth_ros.optional import pyplot
+from depth_ros.pipeline.fusion import FusionConfig
+from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig, relative_inverse_to_relative_depth
+from depth_ros.ros.params import params_for
 from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 
 PROG = "depth-ros-bench real"
@@ -63,7 +75,7 @@ METRIC_SOURCES = ("radar", "ground", "filter")
 
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog="Protocol: the module docstring of "
-                       "depth_ros.tools.bench_real.", formatter_class=HelpFormatter)
+                       "depth_ros.bench.real.", formatter_class=HelpFormatter)
     p.add_argument("--manifest", type=Path, default=None,
                    help="RGB-D manifest.json (layout of shared/data/rgbd: rgb, depth, depth_units_per_metre, "
                         "fx, fy, cx, cy, width, height, set per frame); default: ../shared/data/rgbd")
@@ -98,7 +110,6 @@ class Row:
 
 def shipped_models() -> list[str]:
     """Registered models whose default weights are inside the package (they work with no download)."""
-    from depth_ros.models.registry import WEIGHTS_ROOT, available_models, get_spec
 
     out = []
     for name in available_models():
@@ -110,13 +121,11 @@ def shipped_models() -> list[str]:
 
 def node_default_model(node: str) -> str:
     """The ``model`` parameter default of an executable."""
-    from depth_ros.ros.params import params_for
 
     return {p.name: p.default for p in params_for(node)}["model"]
 
 
 def _score(depth: np.ndarray, gt: np.ndarray, max_depth: float) -> tuple[float, float, float]:
-    from depth_ros.core.metrics import depth_metrics, valid_mask
 
     m = depth_metrics(depth, gt, min_depth=MIN_DEPTH, max_depth=max_depth)
     total = int(valid_mask(np.ones_like(gt), gt, min_depth=MIN_DEPTH, max_depth=max_depth).sum())
@@ -124,8 +133,6 @@ def _score(depth: np.ndarray, gt: np.ndarray, max_depth: float) -> tuple[float, 
 
 
 def _oracle(raw: np.ndarray, gt: np.ndarray, metric: bool, max_depth: float) -> np.ndarray:
-    from depth_ros.core.metrics import median_scale
-    from depth_ros.pipeline.pipeline import relative_inverse_to_relative_depth
 
     depth = raw if metric else relative_inverse_to_relative_depth(raw)
     return depth * np.float32(median_scale(depth, gt, min_depth=MIN_DEPTH, max_depth=max_depth))
@@ -133,7 +140,6 @@ def _oracle(raw: np.ndarray, gt: np.ndarray, metric: bool, max_depth: float) -> 
 
 def _imu_readings(gravity: np.ndarray, stamp_ns: int, n: int = 20) -> list[Any]:
     """A resting IMU whose axes are the optical frame's, reading the reaction to ``gravity`` (unit, down)."""
-    from depth_ros.core.imu import STANDARD_GRAVITY, ImuReading
 
     accel = -STANDARD_GRAVITY * np.asarray(gravity, dtype=np.float64)
     return [ImuReading(stamp_ns - (n - 1 - i) * 5_000_000, np.zeros(3), accel) for i in range(n)]
@@ -142,9 +148,6 @@ def _imu_readings(gravity: np.ndarray, stamp_ns: int, n: int = 20) -> list[Any]:
 def run_frame(model: Any, frame: Any, mode: str, gt: np.ndarray, max_depth: float, seed: int, index: int,
               floor: tuple[np.ndarray, float] | None, set_name: str | None = None) -> Row:
     """One frame through a fresh pipeline in ``mode`` (see the module doc)."""
-    from depth_ros.pipeline.fusion import FusionConfig
-    from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig
-    from depth_ros.tools.rgbd_dataset import simulated_radar_points
 
     stamp = 1_000_000_000
     metric = model.spec.output_kind is OutputKind.METRIC
@@ -181,7 +184,6 @@ def _modes(metric: bool) -> tuple[str, ...]:
 def evaluate_frames(models: dict[str, Any], frames: list[Any], seeds: int, scaled: bool,
                     progress: Callable[[int], None]) -> list[Row]:
     """Rows of every model x mode x frame (x seed for radar modes); ``scaled``: ground truth 4-8x."""
-    from depth_ros.tools.rgbd_dataset import floor_plane
 
     rows = []
     max_depth = STREET_MAX_DEPTH if scaled else INDOOR_MAX_DEPTH
@@ -189,7 +191,7 @@ def evaluate_frames(models: dict[str, Any], frames: list[Any], seeds: int, scale
         k = float(np.random.default_rng([7, i]).uniform(*SCALE_RANGE)) if scaled else 1.0
         gt = frame.depth * np.float32(k)
         floor = None if scaled else floor_plane(frame)
-        for name, model in models.items():
+        for model in models.values():
             metric = model.spec.output_kind is OutputKind.METRIC
             modes = ("radar_spatial", "oracle") if scaled else _modes(metric)
             for mode in modes:
@@ -202,9 +204,7 @@ def evaluate_frames(models: dict[str, Any], frames: list[Any], seeds: int, scale
 
 def evaluate_yard(models: dict[str, Any], seconds: float, seed: int, progress: Callable[[int], None]) -> list[Row]:
     """Each model over a simulated yard run with radar and IMU, in time order (temporal filter on)."""
-    from depth_ros.sim.world import generate_sequence
-    from depth_ros.tools.eval_compact import run_pipeline
-    from depth_ros.tools.train_data import sequence_fusion_config
+    from depth_ros.sim.world import generate_sequence  # noqa: PLC0415
 
     seq = generate_sequence("yard", seconds, seed)
     rows = []
@@ -278,10 +278,7 @@ def plot(rows: list[Row], models: list[str], sets: list[str], path: Path) -> Non
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole benchmark (module doc); returns the numbers of the RESULT line and the rows."""
-    from tqdm import tqdm
 
-    from depth_ros.models.registry import load_model
-    from depth_ros.tools.rgbd_dataset import load_manifest
 
     t0 = time.perf_counter()
     frames = load_manifest(args.manifest)
@@ -346,8 +343,6 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    from depth_ros.core.errors import DepthRosError
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     parser = build_parser()
     args = parser.parse_args(argv)

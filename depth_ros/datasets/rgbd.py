@@ -12,6 +12,7 @@ import numpy as np
 
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.pipeline.fusion import FusionConfig, FusionStage
 
 
 @dataclass
@@ -98,8 +99,7 @@ def simulated_radar_points(frame: RgbdFrame, rng: np.random.Generator, depth: np
     The scan comes from `simulate_radar` on ``depth`` (default: the frame's ground truth) with the
     keyword options ``radar``; the projection from a radar-only `FusionStage`, as in the node.
     """
-    from depth_ros.core.radar_sim import simulate_radar
-    from depth_ros.pipeline.fusion import FusionConfig, FusionStage
+    from depth_ros.sim.radar import simulate_radar  # noqa: PLC0415
 
     sim = simulate_radar(frame.depth if depth is None else depth, frame.camera, rng, stamp_ns=stamp_ns, **radar)
     stage = FusionStage(FusionConfig(radar_enabled=True, T_cam_radar=sim.T_cam_radar, temporal=False), 0.0, 1e4)

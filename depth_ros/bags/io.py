@@ -29,14 +29,14 @@ from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLi
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
-from depth_ros.core.errors import BagError, InvalidInputError
-from depth_ros.ros.bag_codec import (
+from depth_ros.bags.codec import (
     MessageCodec,
     default_typestore,
     deserialize_to_rclpy,
     rclpy_message_class,
     rclpy_msgtype,
 )
+from depth_ros.core.errors import BagError, InvalidInputError
 
 if TYPE_CHECKING:
     from rclpy.qos import QoSProfile
@@ -393,7 +393,7 @@ class BagWriter:
                 "expected an rclpy message, a rosbags message or CDR bytes"
             )
         _check_type(topic, msgtype, rclpy_type)
-        from rclpy.serialization import serialize_message
+        from rclpy.serialization import serialize_message  # noqa: PLC0415
 
         return serialize_message(msg)
 

@@ -27,14 +27,16 @@ import argparse
 import ctypes
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from depth_ros.core.camera import PLUMB_BOB, CameraModel
 from depth_ros.core.cloud import CloudBuilder, _fill_numpy, warmup
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
+from depth_ros.tools.cli import ArgumentParser
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 # A moderate plumb_bob lens (RealSense-colour-like magnitudes) for the distorted timing.
@@ -42,7 +44,6 @@ DISTORTION = (0.12, -0.25, 0.001, -0.0005, 0.1)
 
 
 def _default_shared() -> Path:
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     return default_shared_dir() or Path("../shared")
 
@@ -53,7 +54,6 @@ def load_rgbd(shared: Path, frame_id: str | None = None) -> tuple[str, np.ndarra
     Without `frame_id`: the first 640x480 frame of the manifest (tum_fr1_1 in ../shared: a real
     Kinect frame, holes included, so that the invalid-depth branch is timed too).
     """
-    from depth_ros.tools.rgbd_dataset import load_manifest
 
     frames = [f for f in load_manifest(Path(shared) / "data" / "rgbd" / "manifest.json")
               if (f.camera.width, f.camera.height) == (640, 480)]
@@ -69,7 +69,7 @@ class _Open3dToBytes:
     """Open3D's way from numpy depth + colour to the PointCloud2 bytes of depth_image_proc."""
 
     def __init__(self, camera: CameraModel) -> None:
-        import open3d as o3d
+        import open3d as o3d  # noqa: PLC0415
 
         self.o3d = o3d
         self.intr = o3d.camera.PinholeCameraIntrinsic(camera.width, camera.height, camera.fx, camera.fy,
@@ -179,7 +179,7 @@ def run(shared: Path, rounds: int = 50, frame_id: str | None = None, with_msg: b
     msg_error = None
     if with_msg:
         try:
-            from depth_ros.ros.conversions.pointcloud2 import cloud_to_msg
+            from depth_ros.ros.conversions.pointcloud2 import cloud_to_msg  # noqa: PLC0415
 
             msg = cloud_to_msg(builder.build(depth, camera, rgb), frame_id="camera_optical", stamp=1)
             if msg.data is not builder.build(depth, camera, rgb).buffer:
@@ -210,8 +210,8 @@ def run(shared: Path, rounds: int = 50, frame_id: str | None = None, with_msg: b
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="depth-ros-bench cloud", description=__doc__.split("\n\n")[0],
-                                epilog="See the module docstring (python -m pydoc depth_ros.tools.bench_cloud) "
+    p = ArgumentParser(prog="depth-ros-bench cloud", description=__doc__.split("\n\n")[0],
+                                epilog="See the module docstring (python -m pydoc depth_ros.bench.cloud) "
                                        "for what each method times.")
     p.add_argument("--shared", type=Path, default=_default_shared(),
                    help="folder holding data/rgbd/manifest.json (default: the ../shared beside the checkout)")

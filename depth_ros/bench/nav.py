@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -25,10 +25,11 @@ from depth_ros.core.cloud import depth_to_points
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.laserscan import DepthToScan
 from depth_ros.core.obstacles import ObstacleFilter
+from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
+from depth_ros.tools.cli import ArgumentParser
 
 
 def _default_shared() -> Path:
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     return default_shared_dir() or Path("../shared")
 
@@ -38,7 +39,6 @@ def load_frame(shared: Path, frame_id: str | None = None) -> tuple[str, np.ndarr
 
     Without `frame_id`, the 640x480 frame with the most valid pixels (first one on ties).
     """
-    from depth_ros.tools.rgbd_dataset import load_manifest
 
     manifest = Path(shared) / "data" / "rgbd" / "manifest.json"
     frames = [f for f in load_manifest(manifest) if f.camera.size == (640, 480)
@@ -71,7 +71,7 @@ def run(
     camera_height: float = 1.0,
 ) -> dict:
     """Time ours and Open3D on one frame; returns the numbers printed by `main`."""
-    import open3d as o3d
+    import open3d as o3d  # noqa: PLC0415
 
     if repeat < 1:
         raise InvalidInputError(f"repeat must be >= 1, got {repeat}")
@@ -119,7 +119,7 @@ def run(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="bench_nav",
         description="Time depth_ros's ObstacleFilter against Open3D (voxel_down_sample + remove_statistical_outlier) "
         "on the same points of a real 640x480 RGB-D frame, and time DepthToScan. Ours is timed from the depth image "

@@ -21,11 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_ros.core.metrics import depth_metrics, median_scale
+from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
+from depth_ros.models.registry import load_model
+from depth_ros.pipeline.fusion import FusionConfig, FusionStage
+from depth_ros.tools.cli import ArgumentParser
+
 MODES = ("mono", "global", "spatial", "oracle")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="depth-ros-bench fusion", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="depth-ros-bench fusion", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", type=Path, default=None,
                    help="the shared data folder with models/ and data/rgbd (default: ../shared beside the checkout)")
@@ -37,11 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
     """Run the benchmark; returns the per-mode mean metrics and timings."""
-    from depth_ros.core.metrics import depth_metrics, median_scale
-    from depth_ros.core.radar_sim import simulate_radar
-    from depth_ros.models.registry import load_model
-    from depth_ros.pipeline.fusion import FusionConfig, FusionStage
-    from depth_ros.tools.rgbd_dataset import load_manifest
+    from depth_ros.sim.radar import simulate_radar  # noqa: PLC0415
 
     frames = load_manifest(shared / "data" / "rgbd" / "manifest.json")
     model = load_model("fastdepth_tflite", path=str(shared / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite"))
@@ -101,7 +103,6 @@ def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     args = parse_args(argv)
     shared = args.shared or default_shared_dir()

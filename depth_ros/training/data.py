@@ -18,24 +18,30 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
 
-from depth_ros.core.errors import InvalidInputError
+from depth_ros.bags.io import open_bag
+from depth_ros.core.errors import BagError, InvalidInputError
 from depth_ros.core.imu import ImuReading
 from depth_ros.core.radar import RadarScan, rasterize_prior
 from depth_ros.core.transforms import RigidTransform, body_extrinsic_to_optical
+from depth_ros.datasets.rgbd import load_manifest, select_sets, simulated_radar_points
+from depth_ros.datasets.sequences import FRAME, IMU, RADAR, fusion_config, sequence_events, sequence_fusion_config
+from depth_ros.models.preprocess import resize_sparse_prior
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
+from depth_ros.ros.conversions import camera_model_from_info, image_to_depth_m, image_to_rgb, read_fields
+from depth_ros.ros.conversions.stamps import stamp_to_ns
 
 CACHE_VERSION = 1
 SCENES = ("hall", "yard")
 MIN_DEPTH = 0.1
 # Event priorities at equal stamps, as depth-ros-simulate writes them: IMU, then the frame, then radar.
-IMU, FRAME, RADAR = 1, 2, 3
 _RUN = re.compile(r"(?P<scene>[a-z]+):(?P<first>\d+)(?:-(?P<last>\d+))?(?:@(?P<seconds>[0-9.]+))?\Z")
 
 
@@ -129,44 +135,6 @@ def parse_runs(text: str, seconds: float, width: int = 320, height: int = 240) -
     return runs
 
 
-def fusion_config(T_cam_radar: RigidTransform, R_cam_imu: np.ndarray, radar: bool = True, imu: bool = True,
-                  ground: bool = False, camera_height: float = 0.0, **overrides: Any) -> FusionConfig:
-    """FusionConfig of a rig (optical-frame extrinsics), temporal scale filter on, other fields default."""
-    return FusionConfig(radar_enabled=radar, T_cam_radar=T_cam_radar, imu_enabled=imu,
-                        R_cam_imu=np.asarray(R_cam_imu, dtype=np.float64), ground_enabled=ground,
-                        camera_height=float(camera_height), temporal=True, **overrides)
-
-
-def sequence_fusion_config(seq: Any, radar: bool = True, imu: bool = True, ground: bool = False) -> FusionConfig:
-    """`fusion_config` from a generated `Sequence`'s extrinsics (camera_link mounts -> optical frame)."""
-    ext = seq.extrinsics
-    return fusion_config(body_extrinsic_to_optical(ext.T_camera_link_radar),
-                         body_extrinsic_to_optical(RigidTransform(ext.T_camera_link_imu.R, np.zeros(3))).R,
-                         radar=radar, imu=imu, ground=ground, camera_height=seq.camera_height if ground else 0.0)
-
-
-def sequence_events(seq: Any) -> list[tuple[int, int, Any]]:
-    """(stamp_ns, kind, item) of a `Sequence` in time order: IMU readings, frames, radar scans."""
-    events: list[tuple[int, int, Any]] = [(r.stamp_ns, IMU, r) for r in seq.imu.readings()]
-    events += [(f.stamp_ns, FRAME, f) for f in seq.frames]
-    events += [(r.stamp_ns, RADAR, r.scan) for r in seq.radar]
-    events.sort(key=lambda e: (e[0], e[1]))
-    return events
-
-
-def play_sequence(pipeline: Any, seq: Any) -> Iterator[tuple[Any, Any]]:
-    """Feed a `Sequence`'s IMU, radar and frames to a `DepthPipeline` in time order; yields (frame, result)."""
-    from depth_ros.pipeline.pipeline import Frame
-
-    for stamp, kind, item in sequence_events(seq):
-        if kind == IMU:
-            pipeline.add_imu(item)
-        elif kind == RADAR:
-            pipeline.add_radar(item)
-        else:
-            yield item, pipeline.process(Frame(item.rgb, seq.camera, stamp))
-
-
 def _record_from_events(name: str, events: Iterable[tuple[int, int, Any]], config: FusionConfig,
                         max_depth: float, camera_height: float = 0.0) -> Record:
     """Run a FusionStage over time-ordered events; a frame item is (rgb, depth, camera)."""
@@ -195,7 +163,7 @@ def _record_from_events(name: str, events: Iterable[tuple[int, int, Any]], confi
 
 def generate_record(run: RunSpec, max_depth: float = 40.0) -> Record:
     """Generate ``run`` with `depth_ros.sim.world.generate_sequence` and collect its frames and radar points."""
-    from depth_ros.sim.world import generate_sequence
+    from depth_ros.sim.world import generate_sequence  # noqa: PLC0415
 
     seq = generate_sequence(run.scene, run.seconds, run.seed, width=run.width, height=run.height)
     events = [(s, k, (i.rgb, i.depth, seq.camera) if k == FRAME else i) for s, k, i in sequence_events(seq)]
@@ -227,7 +195,6 @@ def rgbd_record(manifest: Path, sets: str | None = None, seed: int = 0, max_dept
     ``seed`` and the frame's position) and projected as the pipeline would (`simulated_radar_points`).
     Ground truth beyond ``max_depth`` becomes NaN.
     """
-    from depth_ros.tools.rgbd_dataset import load_manifest, select_sets, simulated_radar_points
 
     frames = select_sets(load_manifest(manifest), sets)
     if not frames:
@@ -267,11 +234,7 @@ def read_bag_record(path: Path, max_depth: float = 40.0, slop_s: float = 0.005) 
     (frames without one are skipped) and the camera_info of the nearest stamp; radar and IMU go
     through a FusionStage built from /tf_static (camera_link -> radar_link / imu_link).
     """
-    from depth_ros.core.errors import BagError
-    from depth_ros.ros.bag import open_bag
-    from depth_ros.ros.conversions import camera_model_from_info, image_to_depth_m, image_to_rgb, read_fields
-    from depth_ros.ros.conversions.stamps import stamp_to_ns
-    from depth_ros.sim.world import FRAME_IDS, TOPICS
+    from depth_ros.sim.world import FRAME_IDS, TOPICS  # noqa: PLC0415
 
     with open_bag(path) as bag:
         missing = [t for t in ("image", "camera_info", "depth_gt", "radar", "imu", "tf_static")
@@ -384,7 +347,6 @@ def make_batch(records: list[Record], index: np.ndarray, rng: np.random.Generato
 def resize_batch(rgb: np.ndarray, prior: np.ndarray, depth: np.ndarray,
                  size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resize a batch to ``size`` (h, w): area/linear RGB, nearest depth, z-buffer pooled prior."""
-    from depth_ros.models.preprocess import resize_sparse_prior
 
     h, w = size
     if rgb.shape[1:3] == (h, w):

@@ -24,6 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
+from depth_ros.models.registry import load_model
+from depth_ros.ros.dds import use_large_data_profile
+from depth_ros.tools.cli import ArgumentParser
+
 RELAY_CODE = """
 import sys, numpy as np, rclpy
 from rclpy.node import Node
@@ -70,7 +75,7 @@ def latency_run(client, stamps: range, rgb, camera, timeout: float = 10.0) -> li
 
 def feed(client, rgb, camera, hz: float, seconds: float, start_stamp: int) -> tuple[list[tuple[float, float]], int]:
     """Publish at `hz` for `seconds` (timer thread) while spinning; returns (send time, latency) pairs."""
-    import rclpy
+    import rclpy  # noqa: PLC0415
 
     sent: dict[int, float] = {}
     n = int(hz * seconds)
@@ -104,12 +109,9 @@ def feed(client, rgb, camera, hz: float, seconds: float, start_stamp: int) -> tu
 
 def run(shared: Path, seconds: float = 60.0, hz: float = 30.0, frames: int = 60, torch_rss: bool = True,
         out=print) -> dict:
-    import rclpy
+    import rclpy  # noqa: PLC0415
 
-    from depth_ros.models.registry import load_model
-    from depth_ros.ros.dds import use_large_data_profile
-    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command
-    from depth_ros.tools.rgbd_dataset import load_manifest
+    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command  # noqa: PLC0415
 
     use_large_data_profile()
     frame = load_manifest(shared / "data" / "rgbd" / "manifest.json")[0]
@@ -133,7 +135,7 @@ def run(shared: Path, seconds: float = 60.0, hz: float = 30.0, frames: int = 60,
                 raise RuntimeError("the relay node did not answer")
             relay = latency_run(client, range(1000, 1000 + frames), frame.rgb, frame.camera)
         client.destroy_node()
-        from diagnostic_msgs.msg import DiagnosticArray
+        from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
 
         client = FrameClient("bench_client", namespace="bench_node", want_points=False,
                              extra_topics={"/diagnostics": DiagnosticArray})
@@ -198,7 +200,7 @@ def _trend_ms_per_min(pairs: list[tuple[float, float]]) -> float:
 
 def _diagnostic(client, key: str) -> float:
     """The latest value of `key` in the node's /diagnostics (spinning up to 3 s for one)."""
-    import rclpy
+    import rclpy  # noqa: PLC0415
 
     end = time.monotonic() + 3.0
     client.extra["/diagnostics"].clear()
@@ -214,9 +216,9 @@ def _diagnostic(client, key: str) -> float:
 
 def _torch_rss(frame) -> float:
     """Peak RSS of depth_node running the Depth Anything V2 small architecture (random weights)."""
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config  # noqa: PLC0415
 
-    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command
+    from depth_ros.ros.node_process import FrameClient, NodeProcess, node_command  # noqa: PLC0415
 
     backbone = Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, patch_size=14,
                             image_size=518, out_features=["stage9", "stage10", "stage11", "stage12"],
@@ -239,7 +241,7 @@ def _torch_rss(frame) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="depth-ros-bench node", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="depth-ros-bench node", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", type=Path, default=None, help="shared data folder (default: ../shared beside the checkout)")
     p.add_argument("--seconds", type=float, default=60.0, help="length of the 30 Hz feed (default: %(default)s)")
@@ -250,7 +252,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from depth_ros.tools.rgbd_dataset import default_shared_dir
 
     args = parse_args(argv)
     shared = args.shared or default_shared_dir()

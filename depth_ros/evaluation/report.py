@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from depth_ros.core.metrics import DepthMetrics
+from depth_ros.evaluation.preview import save_preview
+from depth_ros.evaluation.scoring import Evaluation
 from depth_ros.optional import pyplot
-from depth_ros.tools.evaluate import Evaluation
 
 METRIC_KEYS = ("absrel", "sqrel", "rmse", "rmse_log", "silog", "delta1", "delta2", "delta3")
 STAGES = ("model_preprocess", "model_inference", "model_postprocess", "fusion", "total")
@@ -65,7 +66,8 @@ def print_table(summary: dict[str, Any]) -> None:
     header = f"{'':<22}" + "".join(f"{k:>10}" for k in METRIC_KEYS) + f"{'frames':>8}"
     print(header)
     for name, m in summary["modes"].items():
-        label = {"fused": "depth_ros (published)", "network": "network alone", "oracle_median": "oracle median scale"}.get(name, name)
+        labels = {"fused": "depth_ros (published)", "network": "network alone", "oracle_median": "oracle median scale"}
+        label = labels.get(name, name)
         print(f"{label:<22}" + "".join(f"{m[k]:10.4f}" for k in METRIC_KEYS) + f"{m['frames']:8d}")
     print("\nper ground-truth range (published depth):")
     for b in summary["per_range_bin"]:
@@ -113,7 +115,6 @@ def _json_default(obj: Any) -> Any:
 def _plots(folder: Path, ev: Evaluation, summary: dict[str, Any]) -> list[str]:
     plt = pyplot("the report plots")
 
-    from depth_ros.tools.preview import save_preview
 
     names = []
     for i, (stamp, rgb, gt, depth, conf) in enumerate(ev.samples):
@@ -164,7 +165,8 @@ def _markdown(summary: dict[str, Any]) -> str:
              f"- model: `{ctx['model']}` ({'metric' if summary['overall']['metric'] else 'RELATIVE'} output), node "
              f"parameters of `{ctx['node']}`{' from ' + ctx['params_file'] if ctx['params_file'] else ''}",
              f"- radar {'on' if ctx['radar'] else 'off'}, IMU {'on' if ctx['imu'] else 'off'}, scale mode "
-             f"`{ctx['scale_mode']}`; topics: " + ", ".join(f"{k} `{v}`" for k, v in ctx["topics"].items() if v and k != "gt_is_lidar"),
+             f"`{ctx['scale_mode']}`; topics: "
+             + ", ".join(f"{k} `{v}`" for k, v in ctx["topics"].items() if v and k != "gt_is_lidar"),
              "", "## Metrics (mean over frames)", "",
              "| | " + " | ".join(METRIC_KEYS) + " | frames |", "|---" * (len(METRIC_KEYS) + 2) + "|"]
     for name, m in summary["modes"].items():

@@ -1,0 +1,109 @@
+"""depth-ros-eval's work: the offline replay, the optional live run, the report and the output bag."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from depth_ros.bags.io import BagWriter, open_bag
+from depth_ros.core.cloud import CloudBuilder
+from depth_ros.core.errors import BagError, DepthRosError
+from depth_ros.evaluation.live import run_live
+from depth_ros.evaluation.replay import gt_function, iterate_offline, node_values, pick_topics
+from depth_ros.evaluation.report import print_table, write_report
+from depth_ros.evaluation.scoring import FrameEvaluator
+from depth_ros.ros.conversions import array_to_image, make_header
+from depth_ros.ros.conversions.result import RESULT_TOPICS, result_messages
+from depth_ros.ros.pipeline_factory import build_pipeline
+
+
+class _Counter:
+    """Error reports of the feeder, counted by kind (the node logs them; the evaluator tallies)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, kind: str, message: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+
+def run_evaluation(args: argparse.Namespace) -> int:
+
+
+    bag_path = Path(args.bag)
+    report_dir = Path(args.report)
+    with open_bag(bag_path) as bag:
+        topics = pick_topics(bag.topics, args)
+        if topics.gt is None:
+            raise BagError(f"{bag_path}: no ground-truth depth topic; pass --gt-topic or --gt-lidar")
+        node, values, params_file = node_values(args, bag_path, topics)
+        n_images = bag.topics[topics.image].count
+        errors = _Counter()
+        pipeline, feeder = build_pipeline(values, errors)
+        evaluator = FrameEvaluator(args.samples, n_images)
+        # With --live the output bag records what the node publishes; offline it is written here.
+        writer = _OutputBag(args.output_bag, values) if args.output_bag and not args.live else None
+        gt_fn = gt_function(topics, tuple(args.gt_lidar_extrinsic))
+        with tqdm(total=min(n_images, args.max_frames or n_images), desc="offline", unit="frame",
+                  disable=args.no_progress) as bar:
+            for frame, result, gt in iterate_offline(bag, topics, feeder, gt_fn, args.max_frames, bar):
+                evaluator.add(frame, result, gt)
+                if writer is not None:
+                    writer.write(frame, result, pipeline)
+        if writer is not None:
+            writer.close()
+    offline = evaluator.result
+    offline.errors = errors.counts
+    if not offline.frames:
+        raise DepthRosError(f"{bag_path}: no frame had both an image and ground truth; nothing was evaluated")
+    live_summary = None
+    if args.live:
+        live_summary = run_live(args, bag_path, topics, node, values, offline)
+    summary = write_report(report_dir, offline, _context(args, bag_path, topics, node, values, params_file), live_summary)
+    print_table(summary)
+    print(f"\nreport: {report_dir / 'report.md'}  metrics: {report_dir / 'metrics.json'}")
+    if args.output_bag:
+        print(f"output bag: {args.output_bag}")
+    return 0
+
+
+def _context(args, bag_path, topics, node, values, params_file) -> dict[str, Any]:
+    return {"bag": str(bag_path), "node": node, "model": values["model"], "model_path": values["model_path"],
+            "params_file": params_file, "topics": vars(topics), "radar": values["radar.enabled"],
+            "imu": values["imu.enabled"], "scale_mode": values["scale.mode"], "live": bool(args.live)}
+
+
+class _OutputBag:
+    """Depth, confidence, camera info and a decimated cloud per frame, for RViz or Foxglove: the same
+    messages the node publishes (`result_messages`), plus the camera image."""
+
+    OUTPUTS = ("depth", "confidence", "info", "points")
+
+    def __init__(self, path: str, values: dict[str, Any]) -> None:
+
+        self.topics = {key: "/" + RESULT_TOPICS[key] for key in self.OUTPUTS}
+        self.writer = BagWriter(path)
+        types = {"depth": "Image", "confidence": "Image", "info": "CameraInfo", "points": "PointCloud2"}
+        for key in self.OUTPUTS:
+            self.writer.add_topic(self.topics[key], f"sensor_msgs/msg/{types[key]}")
+        self.writer.add_topic("/camera/image_raw", "sensor_msgs/msg/Image")
+        self.cloud = CloudBuilder(rgb=True, min_depth=values["min_depth"], max_depth=values["max_depth"],
+                                  decimation=max(2, values["cloud_decimation"]))
+
+    def write(self, frame: Any, result: Any, pipeline: Any) -> None:
+
+        header = make_header(frame.stamp_ns, frame.frame_id)
+        t = frame.stamp_ns
+        self.writer.write("/camera/image_raw", t, array_to_image(np.ascontiguousarray(frame.rgb), "rgb8", header=header))
+        cloud = self.cloud.build(result.depth, frame.camera, frame.rgb, reuse=False) if frame.camera is not None else None
+        for key, msg in result_messages(result, header, self.OUTPUTS, cloud=cloud).items():
+            self.writer.write(self.topics[key], t, msg)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
