@@ -19,6 +19,7 @@ ALLOWED = {
     "core": set(),
     "optional": {"core"},
     "package_data": set(),
+    "cli": set(),
     "models": {"core", "optional", "package_data"},
     "sim": {"core", "optional"},
     "pipeline": {"core"},
@@ -27,10 +28,10 @@ ALLOWED = {
     "datasets": {"core", "sim", "pipeline", "bags", "ros"},
     "evaluation": {"core", "optional", "models", "sim", "pipeline", "bags", "ros", "datasets"},
     "training": {"core", "optional", "models", "sim", "pipeline", "bags", "ros", "datasets", "evaluation"},
-    "bench": {"core", "optional", "package_data", "models", "sim", "pipeline", "bags", "ros", "datasets",
-              "evaluation", "training", "tools"},
-    "tools": {"core", "optional", "package_data", "models", "sim", "pipeline", "bags", "ros", "datasets",
+    "bench": {"core", "optional", "package_data", "cli", "models", "sim", "pipeline", "bags", "ros", "datasets",
               "evaluation", "training"},
+    "tools": {"core", "optional", "package_data", "cli", "models", "sim", "pipeline", "bags", "ros", "datasets",
+              "evaluation", "training", "bench"},
 }
 
 

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.camera import PLUMB_BOB, CameraModel
 from depth_ros.core.cloud import CloudBuilder, _fill_numpy, warmup
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
-from depth_ros.tools.cli import ArgumentParser
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 # A moderate plumb_bob lens (RealSense-colour-like magnitudes) for the distorted timing.

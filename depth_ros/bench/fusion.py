@@ -8,7 +8,8 @@ monocular (raw network), global radar scale, spatially varying radar scale, and 
 global median scale from the ground truth. Timing: the fusion work per 640x480 frame with 60
 radar points against the FastDepth inference time, both measured in this run.
 
-Last line: ``RESULT mono_absrel=<x> fused_absrel=<y> oracle_absrel=<z> reduction=<(x-y)/x>``
+Last line: ``RESULT mono_absrel=<x> fused_absrel=<y> oracle_absrel=<z> reduction=<(x-y)/x> fused_vs_oracle=<y/z>
+fusion_vs_inference=<fusion time / FastDepth inference time>``
 (fused = spatially varying radar scale).
 """
 
@@ -21,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.metrics import depth_metrics, median_scale
 from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
 from depth_ros.models.registry import load_model
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
-from depth_ros.tools.cli import ArgumentParser
 
 MODES = ("mono", "global", "spatial", "oracle")
 
@@ -98,7 +99,8 @@ def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
         f"{infer_ms:.2f} ms (predict incl. resize {predict_ms:.2f} ms): fusion/inference = {fusion_ms / infer_ms:.2f}")
     reduction = (mean["mono"] - mean["spatial"]) / mean["mono"]
     out(f"RESULT mono_absrel={mean['mono']:.4f} fused_absrel={mean['spatial']:.4f} oracle_absrel={mean['oracle']:.4f} "
-        f"reduction={reduction:.3f}")
+        f"reduction={reduction:.3f} fused_vs_oracle={mean['spatial'] / mean['oracle']:.3f} "
+        f"fusion_vs_inference={fusion_ms / infer_ms:.3f}")
     return {"mean": mean, "delta1": delta1, "fusion_ms": fusion_ms, "inference_ms": infer_ms, "reduction": reduction}
 
 

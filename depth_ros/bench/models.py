@@ -53,10 +53,10 @@ from typing import Any
 
 import numpy as np
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.errors import DepthRosError, InvalidInputError
 from depth_ros.models import load_model
 from depth_ros.models.export import export_model
-from depth_ros.tools.cli import ArgumentParser
 
 SIZES = ((518, 518), (266, 350))
 DAV2_SMALL = "depth_anything_v2_small"

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.camera import CameraModel
 from depth_ros.core.cloud import depth_to_points
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.core.laserscan import DepthToScan
 from depth_ros.core.obstacles import ObstacleFilter
 from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
-from depth_ros.tools.cli import ArgumentParser
 
 
 def _default_shared() -> Path:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
 from depth_ros.models.registry import load_model
 from depth_ros.ros.dds import use_large_data_profile
-from depth_ros.tools.cli import ArgumentParser
 
 RELAY_CODE = """
 import sys, numpy as np, rclpy

@@ -30,7 +30,7 @@ with ground truth and a finite published depth; coverage = that count / ground-t
 Last line: ``RESULT depth_default_absrel=<depth_node's default model, alone>
 radar_default_absrel=<radar_depth_node's default model, radar_spatial> relative_fused_vs_oracle=<
 tcmonodepth_small radar_spatial / its oracle> scaled_scenes_fused_absrel=<radar node default on the
-scaled frames>``.
+scaled frames> metric_share=<the lower of the two metric shares>``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from depth_ros.cli import ArgumentParser, HelpFormatter
 from depth_ros.core.errors import DepthRosError
 from depth_ros.core.imu import STANDARD_GRAVITY, ImuReading
 from depth_ros.core.metrics import depth_metrics, median_scale, valid_mask
@@ -60,7 +61,6 @@ from depth_ros.optional import pyplot
 from depth_ros.pipeline.fusion import FusionConfig
 from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig, relative_inverse_to_relative_depth
 from depth_ros.ros.params import params_for
-from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 
 PROG = "depth-ros-bench real"
 MODES = ("alone", "ground", "radar_global", "radar_spatial", "oracle")
@@ -329,6 +329,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     yard_share = metric_share(yard, model=RELATIVE_MODEL)[0] if yard and RELATIVE_MODEL in names else math.nan
     out(f"\nmetric share with radar in view: scaled frames ({radar_default}) {scaled_share:.1%}, "
         f"yard ({RELATIVE_MODEL}) {yard_share:.1%}")
+    shares = [x for x in (scaled_share, yard_share) if math.isfinite(x)]
+    result["metric_share"] = min(shares) if shares else math.nan  # the lower of the two
     args.out.mkdir(parents=True, exist_ok=True)
     plot(rows, names, sets, args.out / "real.png")
     payload = {**result, "scaled_metric_share": scaled_share, "yard_metric_share": yard_share,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import cv2
-import numba
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError, ModelOutputError
@@ -168,6 +167,7 @@ def _normalise_nchw_py(image, tables, source_channel, out):
 @cache
 def _normalise_nchw():
     # numba is imported on first use, so that `import depth_ros.models` stays light.
+    import numba  # noqa: PLC0415
 
     return numba.njit(cache=True, nogil=True)(_normalise_nchw_py)
 

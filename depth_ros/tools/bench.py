@@ -1,6 +1,9 @@
 """depth-ros-bench: benchmarks that compare against a peer in one run and end with a RESULT line.
 
-  python -m depth_ros.tools.bench <name> [options]     (name --help for the options of one)
+  python -m depth_ros.tools.bench <name> [options] [--check]   (name --help for the options of one)
+
+--check: exit 1 when the run misses a target of the README's Performance table
+(depth_ros.bench.targets), printing which.
 
 Benchmarks print; they are not tests. Each measures ours and its reference on the same machine
 in the same run and reports ratios, so numbers from different machines stay comparable.
@@ -8,8 +11,13 @@ in the same run and reports ratios, so numbers from different machines stay comp
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import sys
+from typing import TextIO
+
+from depth_ros.bench.targets import TARGETS, check, parse_result
 
 BENCHMARKS = {
     "real": ("depth_ros.bench.real", "every shipped model x scale source on real RGB-D frames (+ 4-8x, yard)"),
@@ -34,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0 if argv else 1
     name, rest = argv[0], argv[1:]
+    checked = "--check" in rest
+    rest = [a for a in rest if a != "--check"]
     if name not in BENCHMARKS:
         print(f"depth-ros-bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
         return 1
@@ -46,7 +56,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"depth-ros-bench: benchmark {name!r} is not part of this installation ({module_name} is missing)",
               file=sys.stderr)
         return 1
-    return int(module.main(rest) or 0)
+    if not checked:
+        return int(module.main(rest) or 0)
+    tee = _Tee(sys.stdout)
+    with contextlib.redirect_stdout(tee):
+        code = int(module.main(rest) or 0)
+    if code:
+        return code
+    misses = check(name, parse_result(tee.text.getvalue()))
+    for miss in misses:
+        print(f"CHECK {name}: target missed: {miss}")
+    if not misses:
+        print(f"CHECK {name}: all {len(TARGETS.get(name, ()))} targets met")
+    return 1 if misses else 0
+
+
+class _Tee(io.TextIOBase):
+    """Writes through to `out` and keeps a copy (the RESULT line is read from it)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.text = out, io.StringIO()
+
+    def write(self, s: str) -> int:
+        self.text.write(s)
+        return self.out.write(s)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.errors import DepthRosError
 from depth_ros.core.metrics import depth_metrics
 from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
@@ -31,7 +32,6 @@ from depth_ros.package_data import config_file, package_sources, user_cache_dir
 from depth_ros.ros.conversions import image_to_depth_m, read_fields
 from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.params import params_for
-from depth_ros.tools.cli import ArgumentParser
 from depth_ros.tools.evaluate import parse_args as eval_args
 from depth_ros.tools.simulate import main as simulate
 

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from depth_ros.cli import ArgumentParser, HelpFormatter
 from depth_ros.core.errors import DepthRosError
 from depth_ros.evaluation.compact import MIN_DEPTH, MODES, evaluate
-from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 
 PROG = "depth-ros-eval-compact"
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.errors import DepthRosError
-from depth_ros.tools.cli import ArgumentParser
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -21,9 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.errors import DepthRosError
 from depth_ros.models.export import DEFAULT_OPSET, export_model
-from depth_ros.tools.cli import ArgumentParser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

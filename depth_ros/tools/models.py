@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.models.registry import available_models, get_spec
-from depth_ros.tools.cli import ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from depth_ros.bags.io import open_bag
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.errors import BagError, InvalidInputError
 from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.startup import init_ros
-from depth_ros.tools.cli import ArgumentParser
 
 if TYPE_CHECKING:
     from depth_ros.bags.io import BagReader

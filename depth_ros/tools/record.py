@@ -9,10 +9,10 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.errors import BagError, InvalidInputError
 from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.startup import init_ros
-from depth_ros.tools.cli import ArgumentParser
 from depth_ros.tools.play import split_ros_args
 
 if TYPE_CHECKING:

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from depth_ros.cli import ArgumentParser
 from depth_ros.core.errors import DepthRosError
 from depth_ros.datasets.world_bags import (
     PARAMS_FILE,
@@ -35,7 +36,6 @@ from depth_ros.datasets.world_bags import (
     write_world_bag,
     write_yaml,
 )
-from depth_ros.tools.cli import ArgumentParser
 
 PROG = "depth-ros-simulate"
 

@@ -38,9 +38,9 @@ import math
 import sys
 from pathlib import Path
 
+from depth_ros.cli import ArgumentParser, HelpFormatter
 from depth_ros.core.errors import DepthRosError
 from depth_ros.package_data import user_cache_dir
-from depth_ros.tools.cli import ArgumentParser, HelpFormatter
 from depth_ros.training.adapters import SHIPPED
 from depth_ros.training.checkpoint import PROG, load_training_checkpoint
 from depth_ros.training.loop import train

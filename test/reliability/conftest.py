@@ -10,3 +10,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if strategies is not None and strategies.GENERATED:
         counts = dict(sorted(strategies.GENERATED.items()))
         terminalreporter.write_line(f"fuzz: {sum(counts.values())} generated messages this run {counts}")
+        rejected = dict(sorted(strategies.REJECTED.items()))
+        if rejected:
+            terminalreporter.write_line(f"fuzz: {sum(rejected.values())} of the conversion fuzz's messages rejected "
+                                        f"as malformed {rejected}")

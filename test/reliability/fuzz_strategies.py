@@ -26,6 +26,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu, PointCloud2
 from depth_ros.ros.conversions import ENCODINGS, make_header
 
 GENERATED: collections.Counter[str] = collections.Counter()
+# ... and those the code under test rejected as malformed (counted by the fuzz tests, per type).
+REJECTED: collections.Counter[str] = collections.Counter()
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -332,3 +332,47 @@ def test_no_work_without_subscribers_and_none_lost_when_they_return(graphs, rgbd
             g.executor.remove_node(late)
             late.destroy_node()
     assert not g.node.stats.errors, dict(g.node.stats.errors)
+
+
+# -- malformed side inputs over DDS: counted by kind and reported in /diagnostics -----------------------
+
+
+def test_malformed_side_inputs_are_counted_and_reported_at_warn(graphs, rgbd_frames):
+    from nav_msgs.msg import Odometry
+
+    from depth_ros.ros.conversions import camera_info_from_model, points_to_msg
+
+    g = graphs("side", {"imu.enabled": True, "odom.enabled": True, "radar.use_tf": False}, node_name="radar_depth_node")
+    client = g.client
+    radar_pub = client.create_publisher(PointCloud2, "radar/points", 10)
+    imu_pub = client.create_publisher(Imu, "imu/data", 10)
+    odom_pub = client.create_publisher(Odometry, "odom", 10)
+    assert g.spin_until(lambda: all(p.get_subscription_count() > 0 for p in (radar_pub, imu_pub, odom_pub)), 10)
+    frame = rgbd_frames[3]
+    stamp = 50 * S
+
+    info = camera_info_from_model(frame.camera, make_header(stamp, "cam"))
+    info.k = [0.0] * 9  # no focal length: found when an image of that stamp needs it
+    client.info_pub.publish(info)
+    g.spin(0.2)
+    client.image_pub.publish(array_to_image(frame.rgb, "rgb8", header=make_header(stamp, "cam")))
+    radar_pub.publish(points_to_msg(np.zeros((0, 3), np.float32), header=make_header(stamp, "radar_link")))  # empty
+    no_z = points_to_msg(np.ones((5, 3), np.float32), header=make_header(stamp, "radar_link"))
+    no_z.fields = [f for f in no_z.fields if f.name != "z"]  # a cloud without z
+    radar_pub.publish(no_z)
+    bad_imu = imu_msgs(stamp, n=1)[0]
+    bad_imu.linear_acceleration.x = float("nan")
+    imu_pub.publish(bad_imu)
+    bad_odom = Odometry(header=make_header(stamp, "odom"))
+    bad_odom.twist.twist.linear.x = float("inf")
+    odom_pub.publish(bad_odom)
+
+    expected = ("bad_camera_info", "empty_radar", "bad_radar", "bad_imu", "bad_odom")
+    assert g.spin_until(lambda: all(g.node.stats.errors[k] >= 1 for k in expected), 10), dict(g.node.stats.errors)
+    status = g.wait_diagnostic(lambda s: all(f"errors_{k}" in values(s) for k in expected), timeout=5.0)
+    assert status is not None, g.latest_diagnostic()
+    assert level(status) == "WARN"
+    assert all(int(values(status)[f"errors_{k}"]) == g.node.stats.errors[k] for k in expected)
+    assert g.node.stats.errors["model"] == 0 and g.node.stats.errors["internal"] == 0
+    # The node carries on: a good frame still gets depth.
+    assert frame_out(g, frame, stamp + S, kinds=("depth",)) is not None

@@ -17,6 +17,7 @@ from hypothesis import given
 pytest.importorskip("rclpy")
 from fuzz_strategies import (  # noqa: E402
     GENERATED,
+    REJECTED,
     camera_infos,
     compressed_images,
     fuzz,
@@ -54,6 +55,12 @@ def _count(kind: str) -> None:
     FILE_COUNT[kind] = FILE_COUNT.get(kind, 0) + 1
 
 
+def _verdict(kind: str, decoded: object) -> None:
+    """Count the message as malformed when its decoder rejected it (the README quotes these counts)."""
+    if decoded is None:
+        REJECTED[kind] += 1
+
+
 def _call(fn, msg):
     """fn(msg), with any non-DepthRosError surfacing as a test failure naming the message."""
     try:
@@ -70,6 +77,7 @@ def test_image_decoders(case):
     arr = _call(image_to_array, msg)
     rgb = _call(image_to_rgb, msg)
     depth = _call(image_to_depth_m, msg)
+    _verdict("Image", arr)
     enc = str(msg.encoding)
     if well_formed:
         assert arr is not None, "a well-formed Image was rejected"
@@ -101,6 +109,7 @@ def test_compressed_decoder(case):
     msg, expected = case
     _count("compressed")
     rgb = _call(compressed_to_rgb, msg)
+    _verdict("CompressedImage", rgb)
     if expected is not None:
         assert rgb is not None, f"a well-formed {msg.format!r} image was rejected"
         assert rgb.shape == (*expected, 3)
@@ -115,6 +124,7 @@ def test_compressed_decoder(case):
 def test_camera_info(msg):
     _count("camera_info")
     camera = _call(camera_model_from_info, msg)
+    _verdict("CameraInfo", camera)
     if camera is None:
         return
     assert isinstance(camera, CameraModel) and camera.width > 0 and camera.height > 0
@@ -131,6 +141,7 @@ def test_read_fields(case):
     _count("pointcloud2")
     out = _call(lambda m: read_fields(m, names=("x", "y", "z", "intensity", "snr", "rcs", "doppler")), msg)
     every = _call(lambda m: read_fields(m, names=None, required=()), msg)
+    _verdict("PointCloud2", out)
     if well_formed:
         names = [f.name for f in msg.fields]
         if len(set(names) - {"", "_"}) == len([n for n in names if n not in ("", "_")]):
@@ -149,6 +160,7 @@ def test_read_fields(case):
 def test_imu(msg):
     _count("imu")
     sample = _call(imu_from_msg, msg)
+    _verdict("Imu", sample)
     if sample is None:
         return
     assert np.isfinite(sample.angular_velocity).all() and np.isfinite(sample.linear_acceleration).all()

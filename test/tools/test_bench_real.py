@@ -35,10 +35,10 @@ def test_short_run_prints_tables_defaults_and_the_result_line(small_manifest, tm
     out = capsys.readouterr().out
     last = out.strip().splitlines()[-1]
     m = re.fullmatch(r"RESULT depth_default_absrel=(\S+) radar_default_absrel=(\S+) relative_fused_vs_oracle=(\S+) "
-                     r"scaled_scenes_fused_absrel=(\S+)", last)
+                     r"scaled_scenes_fused_absrel=(\S+) metric_share=(\S+)", last)
     assert m, last
     values = [float(v) for v in m.groups()]
-    assert all(0 < v < 2 for v in values)
+    assert all(0 < v < 2 for v in values[:4]) and 0 <= values[4] <= 1
     for label in ("tum_fr1: AbsRel / delta1", "redwood_livingroom: AbsRel / delta1", "all (frame mean",
                   "best alone:", "best radar-fused:", "scaled frames", "yard run", "metric share"):
         assert label in out
