@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 
-import numba
 import numpy as np
 
 from depth_ros.core.errors import InvalidInputError
@@ -141,11 +141,20 @@ def apply_inverse_fit(pred_map: np.ndarray, fit: AffineScale, reciprocal: bool, 
         raise InvalidInputError(f"cannot apply a fit with scale={fit.scale} shift={fit.shift}")
     pred = np.ascontiguousarray(pred_map, dtype=np.float32)
     out = np.empty(pred.shape, np.float32)
-    _reciprocal_affine(pred.reshape(-1), np.float32(s), np.float32(t), np.float32(max_depth), out.reshape(-1))
+    _reciprocal_affine_kernel()(pred.reshape(-1), np.float32(s), np.float32(t), np.float32(max_depth),
+                                out.reshape(-1))
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@cache
+def _reciprocal_affine_kernel():
+    # numba is imported and the kernel loaded on first use: numba's import and JIT cost ~125 MB of
+    # RSS, which a node without a relative network (FastDepth alone) never pays.
+    import numba  # noqa: PLC0415
+
+    return numba.njit(cache=True, nogil=True)(_reciprocal_affine)
+
+
 def _reciprocal_affine(pred, s, t, max_depth, out):  # pragma: no cover - compiled
     """out = 1 / (s / pred + t) = pred / (s + t * pred) in one pass; NaN where undefined, <= max_depth."""
     for i in range(pred.size):
