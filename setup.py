@@ -20,12 +20,14 @@ def requirements(name: str) -> list[str]:
 EXTRAS = {
     "tools": requirements("requirements-tools.txt"),
     "torch": requirements("requirements-torch.txt"),
+    "map": requirements("requirements-map.txt"),
 }
 EXTRAS["transformers"] = EXTRAS["torch"] + requirements("requirements-transformers.txt")
 
 NODES = {
     "depth_node": "depth_ros.ros.depth_node:main",
     "radar_depth_node": "depth_ros.ros.depth_node:radar_main",
+    "depth_map_node": "depth_ros.ros.map_node:console_main",
 }
 TOOLS = {
     "depth-ros-demo": "depth_ros.tools.demo:main",

@@ -2,7 +2,8 @@
 
 The runtime install (both nodes with their shipped models, bags, the evaluator's metrics) needs
 none of them; `pip install depth_ros[tools]` adds plots, the simulator and benchmarks,
-`[torch]` training, export and the torch models, `[transformers]` the Hugging Face models.
+`[torch]` training, export and the torch models, `[transformers]` the Hugging Face models, `[map]`
+depth_map_node's TSDF (Open3D).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ EXTRA_OF = {
     "matplotlib": "tools",
     "scipy": "tools",
     "psutil": "tools",
+    "open3d": "map",
 }
 
 

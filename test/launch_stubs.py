@@ -56,6 +56,9 @@ class Node:
 class LaunchDescription:
     entities: list
 
+    def add_action(self, action) -> None:  # launch.LaunchDescription.add_action
+        self.entities.append(action)
+
 
 def install(share_dirs: dict[str, str]) -> None:
     """Register the stub modules; `share_dirs` maps package name -> share directory."""

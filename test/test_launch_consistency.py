@@ -188,10 +188,13 @@ def test_config_parameters_are_declared_by_the_node(launch_descriptions):
         for node in _nodes(desc):
             declared = _declared_parameters(node.executable)
             files = [p for p in node.parameters if isinstance(p, launch_stubs.LaunchConfiguration)]
-            for lc in files:
-                yaml_path = Path(_args(desc)[lc.name].default_value)
+            paths = [Path(_args(desc)[lc.name].default_value) for lc in files]
+            paths += [Path(p) for p in node.parameters if isinstance(p, str)]  # files loaded before the params file
+            for yaml_path in paths:
                 content = yaml.safe_load(yaml_path.read_text())
-                key = next(k for k in content if k.split("/")[-1] == node.name)
+                key = next((k for k in content if k.split("/")[-1] == node.name), None)
+                if key is None:  # a params file may carry only other nodes' sections (mapping.launch.py)
+                    continue
                 assert key in (node.name, f"/**/{node.name}"), f"{yaml_path}: key {key}"
                 for pname, value in _flatten(content[key]["ros__parameters"]).items():
                     assert pname in declared, f"{yaml_path.name}: {pname} is not declared by {node.executable}"
@@ -209,6 +212,14 @@ def test_config_parameters_are_declared_by_the_node(launch_descriptions):
 
 # Values a shipped config sets on purpose instead of the node's default (an example mounting to edit).
 EXAMPLE_VALUES = {("radar_depth_node", "radar.translation")}
+
+
+def _table(node):
+    if node == "depth_map_node":
+        from depth_ros.ros.map_params import MAP_NODE_PARAMS  # noqa: PLC0415
+
+        return MAP_NODE_PARAMS
+    return params_for(node)
 
 
 def _commented_parameters(text):
@@ -232,14 +243,14 @@ def _commented_parameters(text):
     return out
 
 
-@pytest.mark.parametrize("node", ["depth_node", "radar_depth_node"])
+@pytest.mark.parametrize("node", ["depth_node", "radar_depth_node", "depth_map_node"])
 def test_shipped_config_lists_every_parameter_with_its_default(node):
     """depth_ros/config/<node>.yaml: every declared parameter in declaration order, the node's default, and its
     description (what `ros2 param describe` prints) as the comment above it."""
     path = REPO / "depth_ros" / "config" / f"{node}.yaml"
     listed = _commented_parameters(path.read_text())
     flat = _flatten(yaml.safe_load(path.read_text())[f"/**/{node}"]["ros__parameters"])
-    table = params_for(node)
+    table = _table(node)
     assert [name for name, _, _ in listed] == [p.name for p in table] == list(flat), f"{path.name}: names or order"
     for p, (name, text, comment) in zip(table, listed):
         if (node, p.name) not in EXAMPLE_VALUES:
@@ -271,15 +282,17 @@ def _value(obj, values):
 def _launched_parameters(desc, **given):
     """Parameters the one node whose condition holds would start with (params file, then overrides)."""
     values = {name: arg.default_value for name, arg in _args(desc).items()} | given
-    running = [n for n in _nodes(desc)
-               if n.condition is None or bool(_value(n.condition.expression, values)) != n.condition.negate]
-    assert len(running) == 1, f"{len(running)} nodes would start for {given}"
+    running = [n for n in _nodes(desc) if n.executable != "depth_map_node"
+               and (n.condition is None or bool(_value(n.condition.expression, values)) != n.condition.negate)]
+    assert len(running) == 1, f"{len(running)} depth nodes would start for {given}"
     node, params = running[0], {}
     for entry in node.parameters:
-        if isinstance(entry, launch_stubs.LaunchConfiguration):
-            content = yaml.safe_load(Path(values[entry.name]).read_text())
-            key = next(k for k in content if k.split("/")[-1] == node.name)
-            params.update(_flatten(content[key]["ros__parameters"]))
+        if isinstance(entry, (str, launch_stubs.LaunchConfiguration)):
+            path = entry if isinstance(entry, str) else values[entry.name]
+            content = yaml.safe_load(Path(path).read_text())
+            key = next((k for k in content if k.split("/")[-1] == node.name), None)
+            if key is not None:
+                params.update(_flatten(content[key]["ros__parameters"]))
         else:
             params.update({k: _value(v, values) for k, v in entry.items()})
     return params
@@ -295,5 +308,5 @@ def test_launch_keeps_the_params_file_model_unless_model_is_given(launch_descrip
         given = _launched_parameters(desc, params_file=str(own), model="zoedepth_nyu_kitti", model_path="/x")
         assert (given["model"], given["model_path"]) == ("zoedepth_nyu_kitti", "/x"), name
         shipped = _launched_parameters(desc)
-        assert shipped["model"] == yaml.safe_load(Path(_args(desc)["params_file"].default_value).read_text())[
+        assert shipped["model"] == yaml.safe_load((REPO / "depth_ros" / "config" / f"{node}.yaml").read_text())[
             f"/**/{node}"]["ros__parameters"]["model"]

@@ -19,6 +19,7 @@ from depth_ros.core.transforms import RigidTransform, matrix_to_rpy
 from depth_ros.datasets.rgbd import load_manifest
 from depth_ros.ros.conversions import array_to_image, camera_info_from_model, depth_to_image, make_header, points_to_msg
 from depth_ros.ros.conversions.stamps import sensor_msgs
+from depth_ros.sim.odometry import OdometryNoise
 
 PARAMS_FILE = "radar_depth_node.params.yaml"
 
@@ -27,7 +28,7 @@ WORLD_FILE = "world.yaml"
 NODE_NAME = "radar_depth_node"
 
 def _tf_static(stamp_ns: int, transforms: list[tuple[str, str, Any]]) -> Any:
-    """tf2_msgs/TFMessage as a rosbags object (tf2_msgs has no rclpy wheel here)."""
+    """tf2_msgs/TFMessage (static or not) as a rosbags object (tf2_msgs has no rclpy wheel here)."""
 
     ts = default_typestore()
     T = ts.types
@@ -104,6 +105,43 @@ def _add_topics(bag: Any) -> None:
                   d.deadline, d.lifespan, QosLiveliness.AUTOMATIC, d.liveliness_lease_duration, False)
     bag.add_topic(TOPICS["tf_static"], "tf2_msgs/msg/TFMessage", latched)
 
+
+def _add_pose_topics(bag: Any) -> None:
+    from depth_ros.sim.world import TOPICS  # noqa: PLC0415
+
+    bag.add_topic(TOPICS["odom"], "nav_msgs/msg/Odometry")
+    bag.add_topic(TOPICS["tf"], "tf2_msgs/msg/TFMessage")
+    bag.add_topic(TOPICS["pose_gt"], "geometry_msgs/msg/PoseStamped")
+
+
+def _odometry_msg(stamp_ns: int, pose: Any, linear: np.ndarray, angular: np.ndarray) -> Any:
+    from nav_msgs.msg import Odometry  # noqa: PLC0415
+
+    from depth_ros.sim.world import FRAME_IDS  # noqa: PLC0415
+
+    msg = Odometry(header=make_header(stamp_ns, FRAME_IDS["odom"]), child_frame_id=FRAME_IDS["base"])
+    _set_pose(msg.pose.pose, pose)
+    v, w = msg.twist.twist.linear, msg.twist.twist.angular
+    v.x, v.y, v.z = (float(x) for x in linear)
+    w.x, w.y, w.z = (float(x) for x in angular)
+    return msg
+
+
+def _pose_msg(stamp_ns: int, pose: Any) -> Any:
+    from geometry_msgs.msg import PoseStamped  # noqa: PLC0415
+
+    from depth_ros.sim.world import FRAME_IDS  # noqa: PLC0415
+
+    msg = PoseStamped(header=make_header(stamp_ns, FRAME_IDS["odom"]))
+    _set_pose(msg.pose, pose)
+    return msg
+
+
+def _set_pose(target: Any, pose: Any) -> None:
+    q = pose.quaternion
+    target.position.x, target.position.y, target.position.z = (float(x) for x in pose.t)
+    target.orientation.x, target.orientation.y, target.orientation.z, target.orientation.w = (float(x) for x in q)
+
 def _static_transforms(ext: Any) -> list[tuple[str, str, Any]]:
     from depth_ros.sim.world import FRAME_IDS as F  # noqa: PLC0415
 
@@ -135,10 +173,20 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
 
     return tqdm(total=total, desc=desc, unit="msg", disable=not enabled, file=sys.stderr, leave=False)
 
-def write_world_bag(world: Any, out: Path, storage: str = "mcap", progress: bool = False) -> dict[str, int]:
-    """Write the run of a `depth_ros.sim.World` to a rosbag2; returns message counts per topic."""
-    from depth_ros.sim.world import FRAME_IDS, TOPICS  # noqa: PLC0415
+def write_world_bag(world: Any, out: Path, storage: str = "mcap", progress: bool = False, odom_hz: float = 50.0,
+                    odom_noise: OdometryNoise | None = None) -> dict[str, int]:
+    """Write the run of a `depth_ros.sim.World` to a rosbag2; returns message counts per topic.
 
+    Besides the sensors: /odom (wheel-odometry-like, `odom_noise`) and /tf odom -> base_link at
+    `odom_hz`, and the exact base_link pose on /ground_truth/pose at the same stamps.
+    """
+    from depth_ros.sim.odometry import simulate_odometry  # noqa: PLC0415
+    from depth_ros.sim.world import FRAME_IDS, TOPICS, sensor_stamps  # noqa: PLC0415
+
+    odom_stamps = sensor_stamps(world.epoch_ns, odom_hz, world.seconds, inclusive=True)
+    truth = [world.T_world_frame(world.time_of(s), FRAME_IDS["base"]) for s in odom_stamps]
+    odom = simulate_odometry(truth, odom_stamps, odom_noise or OdometryNoise(),
+                             np.random.default_rng([world.seed, 7, 11]))
     imu = world.imu()
     gyro_var, accel_var = world.imu_noise.gyro_sigma ** 2, world.imu_noise.accel_sigma ** 2
     # (stamp, priority, kind, index): a global time order, with a fixed order at equal stamps.
@@ -146,6 +194,7 @@ def write_world_bag(world: Any, out: Path, storage: str = "mcap", progress: bool
     events += [(int(s), 1, "imu", i) for i, s in enumerate(imu.stamps_ns)]
     events += [(int(s), 2, "frame", k) for k, s in enumerate(world.frame_stamps_ns)]
     events += [(int(s), 3, "radar", j) for j, s in enumerate(world.radar_stamps_ns)]
+    events += [(int(s), 4, "odom", n) for n, s in enumerate(odom_stamps)]
     events.sort()
     counts = {t: 0 for t in TOPICS.values()}
     optical = FRAME_IDS["optical"]
@@ -153,6 +202,7 @@ def write_world_bag(world: Any, out: Path, storage: str = "mcap", progress: bool
             _progress(len(world.frame_stamps_ns) + len(world.radar_stamps_ns), progress, f"world {world.scene_name}") as bar:
         bag = _CanonicalWriter(raw_bag)
         _add_topics(bag)
+        _add_pose_topics(bag)
         for stamp, _, kind, i in events:
             if kind == "tf":
                 bag.write(TOPICS["tf_static"], stamp, _tf_static(stamp, _static_transforms(world.extrinsics)))
@@ -168,6 +218,13 @@ def write_world_bag(world: Any, out: Path, storage: str = "mcap", progress: bool
                 for key in ("image", "camera_info", "depth_gt"):
                     counts[TOPICS[key]] += 1
                 bar.update(1)
+            elif kind == "odom":
+                bag.write(TOPICS["odom"], stamp, _odometry_msg(stamp, odom.poses[i], odom.linear[i], odom.angular[i]))
+                tf = _tf_static(stamp, [(FRAME_IDS["odom"], FRAME_IDS["base"], odom.poses[i])])
+                bag.write(TOPICS["tf"], stamp, tf)
+                bag.write(TOPICS["pose_gt"], stamp, _pose_msg(stamp, truth[i]))
+                for key in ("odom", "tf", "pose_gt"):
+                    counts[TOPICS[key]] += 1
             else:
                 bag.write(TOPICS["radar"], stamp, _radar_msg(world.radar_scan(i).scan))
                 counts[TOPICS["radar"]] += 1

@@ -59,13 +59,14 @@ from depth_ros.ros.qos import (
     SENSOR_QOS,
 )
 from depth_ros.ros.startup import init_ros, params_files
+from depth_ros.ros.worker_owner import WorkerOwner
 
 LOG_THROTTLE_S = 5.0
 # How long the worker waits for the CameraInfo of an image that arrived first.
 CAMERA_INFO_WAIT_S = 0.1
 
 
-class DepthNode(LifecycleNode):
+class DepthNode(WorkerOwner, LifecycleNode):
     """Lifecycle node: configure loads the model, activate starts the topics."""
 
     def __init__(self, node_name: str = "depth_node", **kwargs: Any) -> None:
@@ -165,9 +166,7 @@ class DepthNode(LifecycleNode):
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs.clear()
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
+        self._stop_worker()
         return TransitionCallbackReturn.SUCCESS
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -192,17 +191,6 @@ class DepthNode(LifecycleNode):
         self.nav = None
         self._last_result_info = {}
 
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
-        return TransitionCallbackReturn.SUCCESS
-
-    def destroy_node(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
-        super().destroy_node()
 
     # -- callbacks (executor thread: cheap) --------------------------------------------------
 
@@ -405,13 +393,21 @@ def radar_main() -> None:
 
 
 # Executable name -> node constructor (keyword arguments go to rclpy's Node), for tests and tools.
+def _map_node(**kwargs: Any) -> Any:
+    from depth_ros.ros.map_node import DepthMapNode  # noqa: PLC0415 - the map node's own module
+
+    return DepthMapNode("depth_map_node", **kwargs)
+
+
 NODE_FACTORIES = {
     "depth_node": lambda **kwargs: DepthNode("depth_node", **kwargs),
     "radar_depth_node": lambda **kwargs: DepthNode("radar_depth_node", **kwargs),
+    "depth_map_node": _map_node,
 }
 # Relative input topic names of each executable (what launch files may remap).
 OUTPUT_TOPICS = ("depth/image", "depth/camera_info", "depth/confidence", "points", "points/obstacles", "scan")
 INPUT_TOPICS = {
     "depth_node": ("image", "image/compressed", "camera_info", "radar/points", "imu/data", "odom"),
     "radar_depth_node": ("image", "image/compressed", "camera_info", "radar/points", "imu/data", "odom"),
+    "depth_map_node": ("depth/image", "depth/confidence", "depth/camera_info", "odom"),
 }

@@ -1,4 +1,4 @@
-"""The launch description shared by launch/depth.launch.py and launch/radar_depth.launch.py.
+"""The launch descriptions of launch/depth.launch.py, launch/radar_depth.launch.py and launch/mapping.launch.py.
 
 Imported only by `ros2 launch` (needs the `launch` and `launch_ros` packages of a ROS 2 install).
 """
@@ -18,9 +18,15 @@ from launch import LaunchDescription
 PACKAGE = "depth_ros"
 
 
-def depth_launch_description(executable: str, topics: dict[str, str]) -> LaunchDescription:
-    """Arguments + one node; `topics` maps each remappable input topic to its argument's description."""
-    default_params = os.path.join(get_package_share_directory(PACKAGE), "config", f"{executable}.yaml")
+def depth_launch_description(executable: str, topics: dict[str, str], params_default: str | None = None,
+                             base_params: list[str] | None = None) -> LaunchDescription:
+    """Arguments + one node; `topics` maps each remappable input topic to its argument's description.
+
+    `params_default`: the params file argument's default (else config/<executable>.yaml);
+    `base_params`: files loaded before it (the params file overrides them).
+    """
+    default_params = params_default or os.path.join(get_package_share_directory(PACKAGE), "config",
+                                                    f"{executable}.yaml")
     args = [
         DeclareLaunchArgument("params_file", default_value=default_params,
                               description=f"YAML file with the {executable} parameters"),
@@ -61,6 +67,28 @@ def depth_launch_description(executable: str, topics: dict[str, str]) -> LaunchD
                 overrides["model_path"] = LaunchConfiguration("model_path")
             condition = PythonExpression(["'", LaunchConfiguration("model"), f"' {'!=' if with_model else '=='} '' and '",
                                           LaunchConfiguration("model_path"), f"' {'!=' if with_path else '=='} ''"])
-            nodes.append(Node(parameters=[LaunchConfiguration("params_file"), overrides],
+            nodes.append(Node(parameters=[*(base_params or []), LaunchConfiguration("params_file"), overrides],
                               condition=IfCondition(condition), **common))
     return LaunchDescription(args + nodes)
+
+
+
+def mapping_launch_description() -> LaunchDescription:
+    """radar_depth_node (its launch arguments, with depth_map_node.yaml as the params file given to both
+    nodes on top of radar_depth_node.yaml) + depth_map_node in the same namespace."""
+    share = get_package_share_directory(PACKAGE)
+    desc = depth_launch_description("radar_depth_node", {
+        "image": "Input image topic (remaps 'image'; 'image/compressed' follows it)",
+        "camera_info": "Input CameraInfo topic (remaps 'camera_info')",
+        "radar/points": "Radar PointCloud2 topic (remaps 'radar/points')",
+        "imu/data": "IMU topic (remaps 'imu/data')",
+        "odom": "Odometry topic: the radar node's compensation and the map's camera pose (remaps 'odom')",
+    }, params_default=os.path.join(share, "config", "depth_map_node.yaml"),
+        base_params=[os.path.join(share, "config", "radar_depth_node.yaml")])
+    desc.add_action(Node(package=PACKAGE, executable="depth_map_node", name="depth_map_node",
+                         namespace=LaunchConfiguration("namespace"), output="screen",
+                         remappings=[("odom", LaunchConfiguration("odom"))],
+                         parameters=[LaunchConfiguration("params_file"),
+                                     {"use_sim_time": LaunchConfiguration("use_sim_time")}],
+                         arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")]))
+    return desc

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from depth_ros.core.errors import InvalidInputError
+from depth_ros.ros.map_params import MAP_NODE_PARAMS
 from depth_ros.ros.params import DEPTH_NODE_PARAMS, FUSION_PARAMS, NAV_PARAMS, RADAR_NODE_DEFAULTS, ParamDef
 
 SECTIONS: tuple[tuple[str, tuple[ParamDef, ...]], ...] = (
     ("Core", DEPTH_NODE_PARAMS),
     ("Radar, IMU and scale", FUSION_PARAMS),
     ("Navigation outputs", NAV_PARAMS),
+    ("depth_map_node", MAP_NODE_PARAMS),
 )
 README_START = "**Core**"  # first line of the generated block in README.md
 README_END = "## Repository layout"  # first line after it
@@ -47,7 +49,8 @@ def _row(p: ParamDef) -> str:
 
 
 def params_markdown() -> str:
-    """The parameter tables of depth_node (radar_depth_node's own defaults noted), as in README.md."""
+    """The parameter tables of depth_node (radar_depth_node's own defaults noted) and of depth_map_node,
+    as in README.md."""
     blocks = []
     for title, table in SECTIONS:
         lines = [f"**{title}**", "", "| parameter | default | range / choices | description |", "|---|---|---|---|"]

@@ -8,49 +8,24 @@ Typical use by a data loader::
     for f in seq.frames: f.rgb, f.depth, f.T_world_cam
 """
 
-from depth_ros.sim.render import RenderResult, cast_rays, render
-from depth_ros.sim.scenes import SCENES, Box, Cylinder, Light, Material, Plane, Scene, build_scene
-from depth_ros.sim.trajectory import GroundTrajectory, ImuNoise, LoopPath, MotionParams, synthesize_imu
-from depth_ros.sim.world import (
-    EPOCH_NS,
-    FRAME_IDS,
-    TOPICS,
-    Extrinsics,
-    Frame,
-    ImuStream,
-    RadarFrame,
-    Sequence,
-    World,
-    default_camera,
-    generate_sequence,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "EPOCH_NS",
-    "FRAME_IDS",
-    "SCENES",
-    "TOPICS",
-    "Box",
-    "Cylinder",
-    "Extrinsics",
-    "Frame",
-    "GroundTrajectory",
-    "ImuNoise",
-    "ImuStream",
-    "Light",
-    "LoopPath",
-    "Material",
-    "MotionParams",
-    "Plane",
-    "RadarFrame",
-    "RenderResult",
-    "Scene",
-    "Sequence",
-    "World",
-    "build_scene",
-    "cast_rays",
-    "default_camera",
-    "generate_sequence",
-    "render",
-    "synthesize_imu",
-]
+# Name -> module. Loaded on first use, so that importing one submodule (e.g. depth_ros.sim.odometry)
+# does not pay for the renderer's numba kernels or the trajectories' SciPy (an optional extra).
+_EXPORTS = {
+    **dict.fromkeys(("RenderResult", "cast_rays", "render"), "depth_ros.sim.render"),
+    **dict.fromkeys(("SCENES", "Box", "Cylinder", "Light", "Material", "Plane", "Scene", "build_scene"),
+                    "depth_ros.sim.scenes"),
+    **dict.fromkeys(("GroundTrajectory", "ImuNoise", "LoopPath", "MotionParams", "synthesize_imu"),
+                    "depth_ros.sim.trajectory"),
+    **dict.fromkeys(("EPOCH_NS", "FRAME_IDS", "TOPICS", "Extrinsics", "Frame", "ImuStream", "RadarFrame", "Sequence",
+                     "World", "default_camera", "generate_sequence"), "depth_ros.sim.world"),
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'depth_ros.sim' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -42,6 +42,7 @@ FRAME_IDS = {
     "optical": "camera_optical_frame",
     "radar": "radar_link",
     "imu": "imu_link",
+    "odom": "odom",
 }
 TOPICS = {
     "image": "/camera/image_raw",
@@ -50,6 +51,9 @@ TOPICS = {
     "radar": "/radar/points",
     "imu": "/imu/data",
     "tf_static": "/tf_static",
+    "odom": "/odom",  # wheel-odometry-like base_link pose in "odom" (sim/odometry.py)
+    "tf": "/tf",  # odom -> base_link, from that odometry
+    "pose_gt": "/ground_truth/pose",  # the exact base_link pose (odom = world at the start)
 }
 # Default sensor mounts on camera_link (REP-103 translation and roll, pitch, yaw).
 RADAR_TRANSLATION = (0.02, -0.10, -0.015)  # 10 cm right of the camera, slightly behind and below
@@ -159,7 +163,7 @@ class ImuStream:
         return [ImuReading(int(s), g, a) for s, g, a in zip(self.stamps_ns, self.gyro, self.accel)]
 
 
-def _stamps(epoch_ns: int, hz: float, seconds: float, offset_s: float = 0.0, inclusive: bool = False) -> np.ndarray:
+def sensor_stamps(epoch_ns: int, hz: float, seconds: float, offset_s: float = 0.0, inclusive: bool = False) -> np.ndarray:
     """Stamps offset_s + k / hz for t < seconds (t <= seconds when `inclusive`)."""
     span = (seconds - offset_s) * hz
     n = int(math.floor(span + 1e-9)) + 1 if inclusive else int(math.ceil(span - 1e-9))
@@ -213,9 +217,9 @@ class World:
         self.radar_scale = float(radar_scale)
         self.image_noise = float(image_noise)
         self._sid = sid
-        self.frame_stamps_ns = _stamps(self.epoch_ns, self.camera_hz, self.seconds)
-        self.radar_stamps_ns = _stamps(self.epoch_ns, self.radar_hz, self.seconds, RADAR_OFFSET_S)
-        self.imu_stamps_ns = _stamps(self.epoch_ns, self.imu_hz, self.seconds, inclusive=True)
+        self.frame_stamps_ns = sensor_stamps(self.epoch_ns, self.camera_hz, self.seconds)
+        self.radar_stamps_ns = sensor_stamps(self.epoch_ns, self.radar_hz, self.seconds, RADAR_OFFSET_S)
+        self.imu_stamps_ns = sensor_stamps(self.epoch_ns, self.imu_hz, self.seconds, inclusive=True)
 
     @property
     def camera_height(self) -> float:

@@ -26,6 +26,7 @@ BENCHMARKS = {
     "node": ("depth_ros.bench.node", "node latency/rate/memory on the ROS graph vs a relay node"),
     "models": ("depth_ros.bench.models", "torch vs ONNX Runtime for Depth Anything V2 and the compact model"),
     "nav": ("depth_ros.bench.nav", "obstacle cloud vs Open3D voxel + outlier filter, LaserScan time"),
+    "map": ("depth_ros.bench.map", "TSDF map and occupancy grid from fused / network / true depth on hall and yard"),
     "soak": ("depth_ros.bench.soak", "10,000 frames through the running node: memory, latency drift, errors"),
 }
 

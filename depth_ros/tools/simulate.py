@@ -36,6 +36,7 @@ from depth_ros.datasets.world_bags import (
     write_world_bag,
     write_yaml,
 )
+from depth_ros.sim.odometry import OdometryNoise
 
 PROG = "depth-ros-simulate"
 
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog=PROG,
         description="Generate a rosbag2 with camera images, camera_info, ground-truth depth, simulated mmWave radar, "
-        "IMU and static TF from a seeded synthetic world (hall or yard), or from RGB-D frames with --from-rgbd. "
+        "IMU, static TF, wheel-like odometry (/odom, /tf) and the exact pose (/ground_truth/pose) from a seeded "
+        "synthetic world (hall or yard), or from RGB-D frames with --from-rgbd. "
         f"Writes {WORLD_FILE} and {PARAMS_FILE} next to the bag.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -65,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera-hz", type=float, default=10.0, help="camera frame rate (also the frame spacing of --from-rgbd)")
     p.add_argument("--radar-hz", type=float, default=15.0, help="radar scan rate (synthetic worlds)")
     p.add_argument("--imu-hz", type=float, default=200.0, help="IMU sample rate")
+    p.add_argument("--odom-hz", type=float, default=50.0,
+                   help="rate of /odom, /tf (odom -> base_link) and /ground_truth/pose (synthetic worlds)")
+    p.add_argument("--odom-scale-noise", type=float, default=OdometryNoise.scale_noise,
+                   help="odometry distance scale error, standard deviation per run (fraction)")
+    p.add_argument("--odom-yaw-noise", type=float, default=OdometryNoise.yaw_noise,
+                   help="odometry heading random walk, rad per sqrt(s)")
+    p.add_argument("--odom-yaw-bias", type=float, default=OdometryNoise.yaw_bias,
+                   help="odometry heading drift, standard deviation per run of a constant rate (rad/s)")
     p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="rosbag2 storage plugin")
     p.add_argument("--meta-dir", type=Path, default=None,
                    help=f"folder for {WORLD_FILE} and {PARAMS_FILE} (default: the bag's parent folder)")
@@ -81,7 +91,10 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error(f"--seconds must be in (0, 3600], got {a.seconds}")
     if not (8 <= a.width <= 4096 and 8 <= a.height <= 4096):
         p.error(f"--width/--height must be in [8, 4096], got {a.width}x{a.height}")
-    for name in ("camera_hz", "radar_hz", "imu_hz"):
+    noise = (a.odom_scale_noise, a.odom_yaw_noise, a.odom_yaw_bias)
+    if not all(math.isfinite(x) and x >= 0 for x in noise):
+        p.error(f"--odom-scale-noise, --odom-yaw-noise and --odom-yaw-bias must be finite and >= 0, got {noise}")
+    for name in ("camera_hz", "radar_hz", "imu_hz", "odom_hz"):
         hz = getattr(a, name)
         if not (math.isfinite(hz) and 0 < hz <= 2000):
             p.error(f"--{name.replace('_', '-')} must be in (0, 2000], got {hz}")
@@ -117,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
             world = World(args.scene, args.seconds, args.seed, args.width, args.height,
                           args.camera_hz, args.radar_hz, args.imu_hz)
-            counts = write_world_bag(world, args.out, args.storage, not args.no_progress)
+            noise = OdometryNoise(args.odom_scale_noise, args.odom_yaw_noise, args.odom_yaw_bias)
+            counts = write_world_bag(world, args.out, args.storage, not args.no_progress, args.odom_hz, noise)
             info, ext, height = world.describe(), world.extrinsics, world.camera_height
         src = f"--from-rgbd {args.from_rgbd}" if args.from_rgbd is not None else f"--scene {args.scene} --seed {args.seed}"
         write_yaml(meta / WORLD_FILE, {"bag": str(args.out.resolve()), **info},

@@ -106,6 +106,9 @@ CASES = {
     "radar-truncated-model": ("radar_depth_node", "--ros-args -p model:=fastdepth_tflite "
                               "-p model_path:={d}/truncated.tflite", "{d}/truncated.tflite"),
     "radar-garbage-yaml": ("radar_depth_node", "--ros-args --params-file {d}/garbage.yaml", "{d}/garbage.yaml"),
+    "map-garbage-yaml": ("depth_map_node", "--ros-args --params-file {d}/garbage.yaml", "{d}/garbage.yaml"),
+    "map-missing-yaml": ("depth_map_node", "--ros-args --params-file {d}/nowhere.yaml", "{d}/nowhere.yaml"),
+    "map-bad-range": ("depth_map_node", "--ros-args -p tsdf.voxel_size:=-1.0", "tsdf.voxel_size"),
     # bags
     "play-missing-bag": ("depth-ros-play", "--no-progress {d}/nowhere.mcap", "{d}/nowhere.mcap"),
     "play-truncated-bag": ("depth-ros-play", "--no-progress {d}/truncated.mcap", "{d}/truncated.mcap"),

@@ -20,6 +20,9 @@ TYPES = {
     "/radar/points": "sensor_msgs/msg/PointCloud2",
     "/imu/data": "sensor_msgs/msg/Imu",
     "/tf_static": "tf2_msgs/msg/TFMessage",
+    "/odom": "nav_msgs/msg/Odometry",
+    "/tf": "tf2_msgs/msg/TFMessage",
+    "/ground_truth/pose": "geometry_msgs/msg/PoseStamped",
 }
 SMALL = ["--seconds", "2", "--width", "96", "--height", "72", "--no-progress"]
 
@@ -47,7 +50,8 @@ def test_topics_types_rates_and_frames(bags):
         assert {t: i.msgtype for t, i in topics.items()} == TYPES
         counts = {t: i.count for t, i in topics.items()}
         assert counts == {"/camera/image_raw": 20, "/camera/camera_info": 20, "/camera/depth/ground_truth": 20,
-                          "/radar/points": 30, "/imu/data": 401, "/tf_static": 1}
+                          "/radar/points": 30, "/imu/data": 401, "/tf_static": 1, "/odom": 101, "/tf": 101,
+                          "/ground_truth/pose": 101}
         stamps: dict[str, list[int]] = {t: [] for t in TYPES}
         last = -1
         for m in r.messages():
@@ -59,10 +63,16 @@ def test_topics_types_rates_and_frames(bags):
                 assert pairs == {("base_link", "camera_link"), ("camera_link", "camera_optical_frame"),
                                  ("camera_link", "radar_link"), ("camera_link", "imu_link")}
                 continue
+            if m.topic == "/tf":
+                (t,) = m.msg.transforms
+                assert (t.header.frame_id, t.child_frame_id) == ("odom", "base_link")
+                stamps[m.topic].append(m.timestamp_ns)
+                continue
             h = m.msg.header
             assert h.stamp.sec * 10**9 + h.stamp.nanosec == m.timestamp_ns
             stamps[m.topic].append(m.timestamp_ns)
-            frame = {"/radar/points": "radar_link", "/imu/data": "imu_link"}.get(m.topic, "camera_optical_frame")
+            frame = {"/radar/points": "radar_link", "/imu/data": "imu_link", "/odom": "odom",
+                     "/ground_truth/pose": "odom"}.get(m.topic, "camera_optical_frame")
             assert h.frame_id == frame
             if m.topic == "/camera/image_raw":
                 assert m.msg.encoding == "rgb8" and image_to_rgb(m.msg).shape == (72, 96, 3)
@@ -186,3 +196,23 @@ def test_help_lists_every_option():
     for opt in ("--scene", "--from-rgbd", "--out", "--seconds", "--seed", "--width", "--height", "--camera-hz",
                 "--radar-hz", "--imu-hz", "--storage", "--meta-dir", "--no-progress"):
         assert opt in out.stdout
+
+
+def test_odometry_starts_at_the_true_pose_and_drifts_like_wheels(bags):
+    """/odom and /ground_truth/pose at the same stamps: equal at the start, apart by a few % of the
+    distance driven at the end; the odometry twist integrates to its own poses."""
+    with open_bag(bags["a"]) as r:
+        odom = [m.msg for m in r.messages(["/odom"])]
+        truth = [m.msg for m in r.messages(["/ground_truth/pose"])]
+    xy = lambda p: np.array([p.position.x, p.position.y])  # noqa: E731
+    odo = np.array([xy(m.pose.pose) for m in odom])
+    gt = np.array([xy(m.pose) for m in truth])
+    assert odom[0].child_frame_id == "base_link"
+    np.testing.assert_allclose(odo[0], gt[0], atol=1e-9)
+    driven = np.linalg.norm(np.diff(gt, axis=0), axis=1).sum()
+    assert driven > 0.05  # 2 s from rest
+    error = np.linalg.norm(odo[-1] - gt[-1])
+    assert 0 < error < 0.1 * driven
+    speed = np.array([m.twist.twist.linear.x for m in odom[1:]])
+    steps = np.linalg.norm(np.diff(odo, axis=0), axis=1)
+    np.testing.assert_allclose(steps, np.abs(speed) * 0.02, rtol=1e-6, atol=1e-9)
