@@ -44,7 +44,6 @@ DISTORTION = (0.12, -0.25, 0.001, -0.0005, 0.1)
 
 
 def _default_shared() -> Path:
-
     return default_shared_dir() or Path("../shared")
 
 

@@ -105,7 +105,6 @@ def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     args = parse_args(argv)
     shared = args.shared or default_shared_dir()
     if shared is None or not (shared / "data" / "rgbd" / "manifest.json").is_file():

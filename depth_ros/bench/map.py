@@ -12,7 +12,8 @@ against the grid from ground-truth depth; over both, the integration time (TSDF 
 and its ratio to the camera's frame period.
 
 Last line: ``RESULT fscore10_fused_hall=<> fscore10_network_hall=<> fscore10_gt_depth_hall=<>
-grid_iou_fused_hall=<> ... (the same for yard) integrate_ms_per_frame=<> frame_period_ratio=<>``.
+fscore10_gain_hall=<fused - network> grid_iou_fused_hall=<> ... (the same for yard)
+integrate_ms_per_frame=<> frame_period_ratio=<>``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from depth_ros.mapping.tsdf import TsdfConfig
 PROG = "depth-ros-bench map"
 SCENES = ("hall", "yard")
 TOLERANCE = 0.10  # m, of the F-score
+MIN_CONFIDENCE = 0.3  # depth_map_node's default tsdf.min_confidence
 
 
 def fscore(points: np.ndarray, reference: np.ndarray, tolerance: float = TOLERANCE) -> tuple[float, float, float]:
@@ -75,7 +77,8 @@ def run_scene(scene: str, seconds: float, seed: int, model: Any,
     config = PipelineConfig(min_depth=0.1, max_depth=model.spec.max_depth)
     fused = play_sequence(DepthPipeline(model, config, sequence_fusion_config(seq)), seq)
     alone = play_sequence(DepthPipeline(model, config, FusionConfig()), seq)
-    mappers = {name: DepthMapper(TsdfConfig(voxel_size=0.05, max_depth=8.0), GridConfig(resolution=0.05, size=60.0))
+    mappers = {name: DepthMapper(TsdfConfig(voxel_size=0.05, max_depth=8.0, min_confidence=MIN_CONFIDENCE),
+                                 GridConfig(resolution=0.05, size=60.0))
                for name in ("fused", "network", "gt_depth")}
     reference, times = [], []
     for (item, f), (_, a) in zip(fused, alone):
@@ -95,6 +98,7 @@ def run_scene(scene: str, seconds: float, seed: int, model: Any,
         out(f"  {scene:<5} {name:<9} precision {p:.3f}  recall {r:.3f}  F@10cm {f:.3f}  "
             f"blocks {mapper.tsdf.blocks}")
         result[f"fscore10_{name}_{scene}"] = f
+    result[f"fscore10_gain_{scene}"] = result[f"fscore10_fused_{scene}"] - result[f"fscore10_network_{scene}"]
     result[f"grid_iou_fused_{scene}"] = grid_iou(mappers["fused"].grid(), mappers["gt_depth"].grid())
     out(f"  {scene:<5} occupancy IoU fused vs ground-truth depth {result[f'grid_iou_fused_{scene}']:.3f}")
     return result, times, 1.0 / seq.world.camera_hz

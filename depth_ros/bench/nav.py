@@ -30,7 +30,6 @@ from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
 
 
 def _default_shared() -> Path:
-
     return default_shared_dir() or Path("../shared")
 
 

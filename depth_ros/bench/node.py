@@ -252,7 +252,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     args = parse_args(argv)
     shared = args.shared or default_shared_dir()
     if shared is None or not (shared / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite").is_file():

@@ -126,14 +126,12 @@ def node_default_model(node: str) -> str:
 
 
 def _score(depth: np.ndarray, gt: np.ndarray, max_depth: float) -> tuple[float, float, float]:
-
     m = depth_metrics(depth, gt, min_depth=MIN_DEPTH, max_depth=max_depth)
     total = int(valid_mask(np.ones_like(gt), gt, min_depth=MIN_DEPTH, max_depth=max_depth).sum())
     return m.absrel, m.delta1, m.count / max(total, 1)
 
 
 def _oracle(raw: np.ndarray, gt: np.ndarray, metric: bool, max_depth: float) -> np.ndarray:
-
     depth = raw if metric else relative_inverse_to_relative_depth(raw)
     return depth * np.float32(median_scale(depth, gt, min_depth=MIN_DEPTH, max_depth=max_depth))
 
@@ -345,7 +343,6 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.manifest is None:

@@ -91,7 +91,6 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-
     shared = default_shared_dir()
     default_model = shared / "models" / "fastdepth_224_int8" / "fast_depth_224.tflite" if shared else None
     p = ArgumentParser(prog="depth-ros-bench soak", description=__doc__,

@@ -37,6 +37,10 @@ TARGETS: dict[str, tuple[Target, ...]] = {
     "fusion": (Target("reduction", ">=", 0.40), Target("fused_vs_oracle", "<", 1.0),
                Target("fusion_vs_inference", "<", 0.5)),
     "nav": (Target("nav_vs_open3d", "<=", 0.5),),
+    "map": (Target("fscore10_fused_hall", ">=", 0.80), Target("fscore10_fused_yard", ">=", 0.70),
+            Target("fscore10_gain_hall", ">=", 0.15), Target("fscore10_gain_yard", ">=", 0.15),
+            Target("grid_iou_fused_hall", ">=", 0.85), Target("grid_iou_fused_yard", ">=", 0.85),
+            Target("frame_period_ratio", "<=", 0.5)),
     "soak": (Target("rss_growth", "<=", 1.05), Target("p95_drift", "<=", 1.2), Target("errors", "<=", 0)),
 }
 

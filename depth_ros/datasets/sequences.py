@@ -13,12 +13,14 @@ from depth_ros.pipeline.pipeline import Frame
 
 IMU, FRAME, RADAR = 1, 2, 3
 
+
 def fusion_config(T_cam_radar: RigidTransform, R_cam_imu: np.ndarray, radar: bool = True, imu: bool = True,
                   ground: bool = False, camera_height: float = 0.0, **overrides: Any) -> FusionConfig:
     """FusionConfig of a rig (optical-frame extrinsics), temporal scale filter on, other fields default."""
     return FusionConfig(radar_enabled=radar, T_cam_radar=T_cam_radar, imu_enabled=imu,
                         R_cam_imu=np.asarray(R_cam_imu, dtype=np.float64), ground_enabled=ground,
                         camera_height=float(camera_height), temporal=True, **overrides)
+
 
 def sequence_fusion_config(seq: Any, radar: bool = True, imu: bool = True, ground: bool = False) -> FusionConfig:
     """`fusion_config` from a generated `Sequence`'s extrinsics (camera_link mounts -> optical frame)."""
@@ -27,6 +29,7 @@ def sequence_fusion_config(seq: Any, radar: bool = True, imu: bool = True, groun
                          body_extrinsic_to_optical(RigidTransform(ext.T_camera_link_imu.R, np.zeros(3))).R,
                          radar=radar, imu=imu, ground=ground, camera_height=seq.camera_height if ground else 0.0)
 
+
 def sequence_events(seq: Any) -> list[tuple[int, int, Any]]:
     """(stamp_ns, kind, item) of a `Sequence` in time order: IMU readings, frames, radar scans."""
     events: list[tuple[int, int, Any]] = [(r.stamp_ns, IMU, r) for r in seq.imu.readings()]
@@ -34,6 +37,7 @@ def sequence_events(seq: Any) -> list[tuple[int, int, Any]]:
     events += [(r.stamp_ns, RADAR, r.scan) for r in seq.radar]
     events.sort(key=lambda e: (e[0], e[1]))
     return events
+
 
 def play_sequence(pipeline: Any, seq: Any) -> Iterator[tuple[Any, Any]]:
     """Feed a `Sequence`'s IMU, radar and frames to a `DepthPipeline` in time order; yields (frame, result)."""

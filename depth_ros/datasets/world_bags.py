@@ -27,6 +27,7 @@ WORLD_FILE = "world.yaml"
 
 NODE_NAME = "radar_depth_node"
 
+
 def _tf_static(stamp_ns: int, transforms: list[tuple[str, str, Any]]) -> Any:
     """tf2_msgs/TFMessage (static or not) as a rosbags object (tf2_msgs has no rclpy wheel here)."""
 
@@ -46,8 +47,8 @@ def _tf_static(stamp_ns: int, transforms: list[tuple[str, str, Any]]) -> Any:
         ))
     return T["tf2_msgs/msg/TFMessage"](transforms=out)
 
-def _imu_msg(stamp_ns: int, frame_id: str, gyro: np.ndarray, accel: np.ndarray, gyro_var: float, accel_var: float) -> Any:
 
+def _imu_msg(stamp_ns: int, frame_id: str, gyro: np.ndarray, accel: np.ndarray, gyro_var: float, accel_var: float) -> Any:
     m = sensor_msgs().Imu()
     m.header = make_header(stamp_ns, frame_id)
     m.orientation.w = 1.0
@@ -59,8 +60,8 @@ def _imu_msg(stamp_ns: int, frame_id: str, gyro: np.ndarray, accel: np.ndarray, 
         m.linear_acceleration_covariance[i] = accel_var
     return m
 
-def _radar_msg(scan: Any) -> Any:
 
+def _radar_msg(scan: Any) -> Any:
     return points_to_msg(
         scan.points.astype(np.float32),
         extra={"snr": scan.fields["snr"].astype(np.float32), "doppler": scan.fields["doppler"].astype(np.float32)},
@@ -68,13 +69,13 @@ def _radar_msg(scan: Any) -> Any:
         stamp=scan.stamp_ns,
     )
 
+
 class _CanonicalWriter:
     """Writes rclpy messages as canonical CDR: rclpy's serializer leaves alignment padding
     uninitialised (random bytes), so each message goes through the rosbags type store, which
     zero-fills it. That makes a seed's bag reproducible byte for byte."""
 
     def __init__(self, bag: Any) -> None:
-
         self._bag = bag
         self._store = default_typestore()
         self._types: dict[str, str] = {}
@@ -91,8 +92,8 @@ class _CanonicalWriter:
             msg = self._store.deserialize_cdr(serialize_message(msg), msgtype)
         self._bag.write(topic, stamp, msg)
 
-def _add_topics(bag: Any) -> None:
 
+def _add_topics(bag: Any) -> None:
     from depth_ros.sim.world import TOPICS  # noqa: PLC0415
 
     for key, msgtype in (("image", "sensor_msgs/msg/Image"), ("camera_info", "sensor_msgs/msg/CameraInfo"),
@@ -142,6 +143,7 @@ def _set_pose(target: Any, pose: Any) -> None:
     target.position.x, target.position.y, target.position.z = (float(x) for x in pose.t)
     target.orientation.x, target.orientation.y, target.orientation.z, target.orientation.w = (float(x) for x in q)
 
+
 def _static_transforms(ext: Any) -> list[tuple[str, str, Any]]:
     from depth_ros.sim.world import FRAME_IDS as F  # noqa: PLC0415
 
@@ -152,10 +154,11 @@ def _static_transforms(ext: Any) -> list[tuple[str, str, Any]]:
         (F["camera"], F["imu"], ext.T_camera_link_imu),
     ]
 
-def write_yaml(path: Path, data: dict, header: str) -> None:
 
+def write_yaml(path: Path, data: dict, header: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
+
 
 def params_dict(ext: Any, camera_height: float) -> dict:
     """The node's parameters: sensor mounts on camera_link (translation m, REP-103 rpy rad) and camera height."""
@@ -169,9 +172,10 @@ def params_dict(ext: Any, camera_height: float) -> dict:
         "ground": {"camera_height": float(camera_height)},
     }}}
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
 
+def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="msg", disable=not enabled, file=sys.stderr, leave=False)
+
 
 def write_world_bag(world: Any, out: Path, storage: str = "mcap", progress: bool = False, odom_hz: float = 50.0,
                     odom_noise: OdometryNoise | None = None) -> dict[str, int]:
@@ -230,6 +234,7 @@ def write_world_bag(world: Any, out: Path, storage: str = "mcap", progress: bool
                 counts[TOPICS["radar"]] += 1
                 bar.update(1)
     return counts
+
 
 def write_rgbd_bag(manifest: Path, out: Path, seed: int = 0, camera_hz: float = 10.0, imu_hz: float = 200.0,
                    storage: str = "mcap", progress: bool = False) -> tuple[dict[str, int], dict]:

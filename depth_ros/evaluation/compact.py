@@ -20,11 +20,13 @@ MIN_DEPTH = 0.1
 
 MODES = ("radar", "noradar")
 
+
 def fusion_configs(seq: Any) -> dict[str, Any]:
     """The two FusionConfigs of the protocol for a generated run."""
 
     return {"radar": sequence_fusion_config(seq, radar=True, imu=True, ground=False),
             "noradar": sequence_fusion_config(seq, radar=False, imu=True, ground=True)}
+
 
 def run_pipeline(model: Any, seq: Any, fusion: Any, max_depth: float,
                  progress: Callable[[int], None] | None = None) -> list[dict[str, float]]:
@@ -41,6 +43,7 @@ def run_pipeline(model: Any, seq: Any, fusion: Any, max_depth: float,
             progress(1)
     return rows
 
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
     """Mean over frames with valid pixels of absrel, delta1, rmse, silog, coverage; scale sources counted."""
     ok = [r for r in rows if r["count"] > 0]
@@ -50,6 +53,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
     for source in sorted({r["source"] for r in rows}):
         out[f"source_{source}"] = sum(r["source"] == source for r in rows)
     return out
+
 
 def measure_fps(model: Any, rgb: np.ndarray, prior: np.ndarray | None, runs: int = 100) -> dict[str, float]:
     """Median ``model.predict`` time (ms) and frame rate over ``runs`` calls after 10 warm-up calls."""
@@ -62,6 +66,7 @@ def measure_fps(model: Any, rgb: np.ndarray, prior: np.ndarray | None, runs: int
         times.append(time.perf_counter() - t0)
     median = float(np.median(times))
     return {"median_ms": median * 1e3, "fps": 1.0 / median, "p90_ms": float(np.percentile(times, 90)) * 1e3}
+
 
 def evaluate(model: Any, scenes: list[str], seed: int, seconds: float, max_depth: float, runs: int,
              progress: bool = True) -> dict[str, Any]:

@@ -122,7 +122,6 @@ def iterate_offline(bag: Any, topics: Topics, feeder: Any, gt_fn: Any, max_frame
 
 
 def _header_ns(msg: Any, default: int) -> int:
-
     header = getattr(msg, "header", None)
     return stamp_to_ns(header.stamp) if header is not None else default
 
@@ -159,7 +158,6 @@ GT_SLOP_NS = 100_000_000
 
 
 def gt_function(topics: Topics, extrinsic: tuple[float, ...]):
-
     T = body_extrinsic_to_optical(RigidTransform.from_translation_rpy(extrinsic[:3], extrinsic[3:]))
 
     def gt(msg: Any, frame: Any) -> np.ndarray | None:

@@ -32,8 +32,6 @@ class _Counter:
 
 
 def run_evaluation(args: argparse.Namespace) -> int:
-
-
     bag_path = Path(args.bag)
     report_dir = Path(args.report)
     with open_bag(bag_path) as bag:
@@ -84,7 +82,6 @@ class _OutputBag:
     OUTPUTS = ("depth", "confidence", "info", "points")
 
     def __init__(self, path: str, values: dict[str, Any]) -> None:
-
         self.topics = {key: "/" + RESULT_TOPICS[key] for key in self.OUTPUTS}
         self.writer = BagWriter(path)
         types = {"depth": "Image", "confidence": "Image", "info": "CameraInfo", "points": "PointCloud2"}
@@ -95,7 +92,6 @@ class _OutputBag:
                                   decimation=max(2, values["cloud_decimation"]))
 
     def write(self, frame: Any, result: Any, pipeline: Any) -> None:
-
         header = make_header(frame.stamp_ns, frame.frame_id)
         t = frame.stamp_ns
         self.writer.write("/camera/image_raw", t, array_to_image(np.ascontiguousarray(frame.rgb), "rgb8", header=header))

@@ -26,6 +26,7 @@ CHECK_SIZE = (480, 640)  # (height, width) of the random check image and of the 
 TOLERANCE = 1e-3  # of the torch output's depth range
 TOLERANCE_FP16 = 1e-2
 
+
 @dataclass(frozen=True)
 class ExportResult:
     """What `export_model` wrote and how the exported graph compares with torch."""
@@ -47,6 +48,7 @@ class ExportResult:
     def ok(self) -> bool:
         return self.relative_diff < self.tolerance
 
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence tracer/deprecation warnings and transformers' logging while exporting."""
@@ -66,6 +68,7 @@ def _quiet() -> Iterator[None]:
             if hf_logging is not None:
                 hf_logging.set_verbosity(level)
                 hf_logging.enable_progress_bar()
+
 
 def _depth_module(model: Any, spec: ModelSpec) -> Any:
     """A torch module mapping (1, C, H, W) normalised pixels to the raw depth output of `model`."""
@@ -91,6 +94,7 @@ def _depth_module(model: Any, spec: ModelSpec) -> Any:
 
     return DepthOnly().eval()
 
+
 def export_size(spec: ModelSpec, input_size: tuple[int, int] | None) -> tuple[int, int]:
     """The fixed (height, width) of the exported graph (see the module doc)."""
 
@@ -100,6 +104,7 @@ def export_size(spec: ModelSpec, input_size: tuple[int, int] | None) -> tuple[in
         return spec.input_size
     return network_size(spec, *CHECK_SIZE)
 
+
 def _to_fp16(onnx_file: Path) -> None:
     """Convert the graph's weights and compute to float16, keeping float32 inputs and outputs."""
     import onnx  # noqa: PLC0415
@@ -107,6 +112,7 @@ def _to_fp16(onnx_file: Path) -> None:
 
     model = convert_float_to_float16(onnx.load(str(onnx_file)), keep_io_types=True)
     onnx.save(model, str(onnx_file))
+
 
 def export_model(
     name: str,

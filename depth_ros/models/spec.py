@@ -34,6 +34,7 @@ __all__ = ["CHANNEL_ORDERS", "RESAMPLE_MODES", "ModelSpec", "OutputKind"]
 RESAMPLE_MODES = ("bilinear", "bicubic", "nearest")
 CHANNEL_ORDERS = ("RGB", "BGR")
 
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Static description of a depth network: its input preprocessing and output meaning.

@@ -17,6 +17,7 @@ def camera_mount(translation: list, rotation_rpy: list) -> RigidTransform:
         raise InvalidInputError(f"camera.translation and camera.rotation_rpy need 3 values, got {t}, {rpy}")
     return RigidTransform.from_translation_rpy(t, rpy) @ OPTICAL_FROM_BODY.inverse()
 
+
 @dataclass(frozen=True)
 class MapNodeConfig:
     """The map node's parameters (declared with these names, descriptions and ranges)."""

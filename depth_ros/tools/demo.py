@@ -37,7 +37,6 @@ from depth_ros.tools.simulate import main as simulate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-
     shared = default_shared_dir()
     p = ArgumentParser(prog="depth-ros-demo", description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,7 +81,6 @@ def sample_bag(args: argparse.Namespace) -> Path:
 
 
 def bag_demo(args: argparse.Namespace) -> int:
-
     out = Path(args.out)
     bag = sample_bag(args)
     shutil.rmtree(out / "output_bag", ignore_errors=True)

@@ -15,6 +15,7 @@ from depth_ros.training.data import resize_batch
 
 SHIPPED = "shipped"
 
+
 class CompactAdapter:
     """Training interface of `CompactDepthNet`: batch -> input tensor, log depth, saving."""
 
@@ -80,6 +81,7 @@ class CompactAdapter:
 
         export_onnx(load_compact_checkpoint(folder), folder)
 
+
 class RadarFusionAdapter:
     """Training interface of `RadarDepthAnything` (inputs resized to multiples of 14)."""
 
@@ -125,12 +127,10 @@ class RadarFusionAdapter:
         return {**self.module.config.to_dict(), "_max_depth": self.module.max_depth}
 
     def inputs(self, rgb: np.ndarray, prior: np.ndarray) -> Any:
-
         rgb, prior, _ = resize_batch(rgb, prior, prior, self.size)
         return _aligned(np.concatenate([rgb.transpose(0, 3, 1, 2) / np.float32(255), prior[:, None]], axis=1))
 
     def target(self, depth: np.ndarray) -> Any:
-
         h, w = self.size
         return _aligned(np.stack([cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)
                                   for d in depth.astype(np.float32)]))
@@ -158,6 +158,7 @@ class RadarFusionAdapter:
 
 ADAPTERS = {"compact_depth": CompactAdapter, "radar_fusion": RadarFusionAdapter}
 
+
 def _aligned(array: np.ndarray) -> Any:
     """A float32 tensor in torch-allocated memory.
 
@@ -171,7 +172,6 @@ def _aligned(array: np.ndarray) -> Any:
 
 
 def read_json_object(path: Path) -> dict:
-
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:

@@ -12,12 +12,14 @@ CHECKPOINT_FORMAT = "depth_ros.train"
 
 CHECKPOINT_VERSION = 1
 
+
 def save_training_checkpoint(path: Path, state: dict) -> None:
     import torch  # noqa: PLC0415
 
     tmp = path.with_name(path.name + ".part")
     torch.save(state, tmp)
     tmp.replace(path)
+
 
 def load_training_checkpoint(path: Path) -> dict:
     """A checkpoint written by this tool (``weights_only`` loading: tensors and plain data only)."""
@@ -40,9 +42,11 @@ def load_training_checkpoint(path: Path) -> dict:
     state["path"] = str(path)
     return state
 
+
 def rng_state_plain(state: tuple) -> list:
     version, internal, gauss = state
     return [version, list(internal), gauss]
+
 
 def rng_state_from_plain(plain: list) -> tuple:
     version, internal, gauss = plain

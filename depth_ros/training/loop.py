@@ -45,6 +45,7 @@ def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     t = min(max(step, 0), total) / max(total, 1)
     return warm * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
+
 def _param_groups(module: Any, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for p in module.parameters():
@@ -102,6 +103,7 @@ def load_data(args: argparse.Namespace, progress: bool) -> tuple[list, list]:
         raise InvalidInputError(f"all runs must have one image size, got {sorted(sizes)}")
     return train, val
 
+
 def _disjoint_sets(train: list[tuple[Path, str | None]], val: list[tuple[Path, str | None]]) -> bool:
     """True when no validation source shares a manifest set with a training source."""
 
@@ -113,6 +115,7 @@ def _disjoint_sets(train: list[tuple[Path, str | None]], val: list[tuple[Path, s
             if m.resolve() == vm.resolve() and sets_of(m, sets) & sets_of(vm, vsets):
                 return False
     return True
+
 
 def validate(adapter: Any, records: list, radius: int, max_depth: float, batch: int = 8) -> dict[str, float]:
     """Frame-mean metrics of the raw network output, with the full radar prior and without.
@@ -147,6 +150,7 @@ def validate(adapter: Any, records: list, radius: int, max_depth: float, batch: 
     adapter.module.train()
     out["score"] = float(np.mean([v for k, v in out.items() if k.startswith("absrel_")]))
     return out
+
 
 def train(args: argparse.Namespace, resume: dict | None = None, log: Any = None) -> dict:
     """Run (or continue) training; returns the history and the best validation result."""
