@@ -29,7 +29,8 @@ from depth_ros.cli import ArgumentParser, HelpFormatter
 from depth_ros.core.cloud import depth_to_points
 from depth_ros.core.errors import DepthRosError
 from depth_ros.mapping.mapper import DepthMapper
-from depth_ros.mapping.occupancy import OCCUPIED, GridConfig
+from depth_ros.mapping.metrics import fscore, grid_iou, thin
+from depth_ros.mapping.occupancy import GridConfig
 from depth_ros.mapping.tsdf import TsdfConfig
 
 PROG = "depth-ros-bench map"
@@ -38,36 +39,10 @@ TOLERANCE = 0.10  # m, of the F-score
 MIN_CONFIDENCE = 0.3  # depth_map_node's default tsdf.min_confidence
 
 
-def fscore(points: np.ndarray, reference: np.ndarray, tolerance: float = TOLERANCE) -> tuple[float, float, float]:
-    """(precision, recall, F) of `points` against `reference` at `tolerance` metres (Open3D KD-trees)."""
-    import open3d as o3d  # noqa: PLC0415 - the [map] extra
-
-    if len(points) == 0 or len(reference) == 0:
-        return 0.0, 0.0, 0.0
-
-    def cloud(p: np.ndarray) -> Any:
-        return o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(p, np.float64)))
-
-    a, b = cloud(points), cloud(reference)
-    precision = float(np.mean(np.asarray(a.compute_point_cloud_distance(b)) < tolerance))
-    recall = float(np.mean(np.asarray(b.compute_point_cloud_distance(a)) < tolerance))
-    f = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    return precision, recall, f
-
-
-def grid_iou(grid: np.ndarray, reference: np.ndarray) -> float:
-    """IoU of the occupied cells of two grids of the same shape."""
-    a, b = grid == OCCUPIED, reference == OCCUPIED
-    union = int((a | b).sum())
-    return float((a & b).sum() / union) if union else 1.0
-
-
 def run_scene(scene: str, seconds: float, seed: int, model: Any,
               out=print) -> tuple[dict[str, float], list[float], float]:
     """The three maps of one fresh run (module doc): its numbers, the fused integration times (s) and
     the camera's frame period (s)."""
-    import open3d as o3d  # noqa: PLC0415 - the [map] extra
-
     from depth_ros.datasets.sequences import play_sequence, sequence_fusion_config  # noqa: PLC0415
     from depth_ros.pipeline.fusion import FusionConfig  # noqa: PLC0415
     from depth_ros.pipeline.pipeline import DepthPipeline, PipelineConfig  # noqa: PLC0415
@@ -90,11 +65,10 @@ def run_scene(scene: str, seconds: float, seed: int, model: Any,
         mappers["gt_depth"].add(item.depth, seq.camera, T)
         p = depth_to_points(item.depth, seq.camera, 0.0, 8.0)[::2, ::2].reshape(-1, 3)
         reference.append(p[np.isfinite(p[:, 2])] @ T[:3, :3].T + T[:3, 3])
-    ref = np.asarray(o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.concatenate(reference)))
-                     .voxel_down_sample(0.025).points)
+    ref = thin(np.concatenate(reference), 0.025)
     result: dict[str, float] = {}
     for name, mapper in mappers.items():
-        p, r, f = fscore(mapper.surface_points(), ref)
+        p, r, f = fscore(mapper.surface_points(), ref, TOLERANCE)
         out(f"  {scene:<5} {name:<9} precision {p:.3f}  recall {r:.3f}  F@10cm {f:.3f}  "
             f"blocks {mapper.tsdf.blocks}")
         result[f"fscore10_{name}_{scene}"] = f

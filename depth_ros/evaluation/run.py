@@ -13,6 +13,7 @@ from depth_ros.bags.io import BagWriter, open_bag
 from depth_ros.core.cloud import CloudBuilder
 from depth_ros.core.errors import BagError, DepthRosError
 from depth_ros.evaluation.live import run_live
+from depth_ros.evaluation.map_eval import MapEvaluator, map_evaluator
 from depth_ros.evaluation.replay import gt_function, iterate_offline, node_values, pick_topics
 from depth_ros.evaluation.report import print_table, write_report
 from depth_ros.evaluation.scoring import FrameEvaluator
@@ -46,10 +47,13 @@ def run_evaluation(args: argparse.Namespace) -> int:
         # With --live the output bag records what the node publishes; offline it is written here.
         writer = _OutputBag(args.output_bag, values) if args.output_bag and not args.live else None
         gt_fn = gt_function(topics, tuple(args.gt_lidar_extrinsic))
+        mapper = map_evaluator(bag, args.map_poses) if args.map else None
         with tqdm(total=min(n_images, args.max_frames or n_images), desc="offline", unit="frame",
                   disable=args.no_progress) as bar:
             for frame, result, gt in iterate_offline(bag, topics, feeder, gt_fn, args.max_frames, bar):
                 evaluator.add(frame, result, gt)
+                if mapper is not None:
+                    mapper.add(frame, result, gt)
                 if writer is not None:
                     writer.write(frame, result, pipeline)
         if writer is not None:
@@ -63,10 +67,26 @@ def run_evaluation(args: argparse.Namespace) -> int:
         live_summary = run_live(args, bag_path, topics, node, values, offline)
     summary = write_report(report_dir, offline, _context(args, bag_path, topics, node, values, params_file), live_summary)
     print_table(summary)
+    if mapper is not None:
+        _map_report(mapper, report_dir, args.map_poses)
     print(f"\nreport: {report_dir / 'report.md'}  metrics: {report_dir / 'metrics.json'}")
     if args.output_bag:
         print(f"output bag: {args.output_bag}")
     return 0
+
+
+def _map_report(mapper: MapEvaluator, report_dir: Path, poses: str) -> None:
+    """Score the maps, write their files and print the lines of the map report."""
+    summary = mapper.summary()
+    paths = mapper.save(report_dir, summary)
+    print(f"\nmap ({poses} poses, {summary['frames']} frames, {summary['frames_without_pose']} without a pose):")
+    for name in ("published", "network", "ground_truth_depth"):
+        if f"{name}_fscore10" in summary:
+            print(f"  {name:<19} F@5cm {summary[f'{name}_fscore5']:.3f}  F@10cm {summary[f'{name}_fscore10']:.3f}  "
+                  f"(precision {summary[f'{name}_precision10']:.3f}, recall {summary[f'{name}_recall10']:.3f})")
+    print(f"  occupancy IoU published vs ground-truth depth {summary['grid_iou_published']:.3f}; integration "
+          f"{summary['integrate_ms_per_frame']:.1f} ms a frame; peak RSS {summary['peak_rss_mb']:.0f} MB")
+    print(f"  files: {', '.join(str(p) for p in paths)}")
 
 
 def _context(args, bag_path, topics, node, values, params_file) -> dict[str, Any]:

@@ -49,6 +49,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, help="stop after this many evaluated frames")
     p.add_argument("--samples", type=int, default=3, help="sample frames drawn as depth/error maps (default: %(default)s)")
     p.add_argument("--output-bag", help="also write depth, confidence, camera info and (decimated) points to this bag")
+    p.add_argument("--map", action="store_true", help="also integrate the published depth, the network's own and "
+                   "the ground-truth depth into TSDF maps with the bag's poses and score them (needs the [map] "
+                   "extra; map_metrics.json, map_grids.png, map_published.ply in the report folder)")
+    p.add_argument("--map-poses", choices=("ground_truth", "odom"), default="ground_truth",
+                   help="poses for --map: /ground_truth/pose (exact) or /odom (drifting, as a robot has)")
     p.add_argument("--live", action="store_true", help="run the node as its own process, play the bag to it over "
                    "DDS, evaluate what it publishes and compare with the offline numbers")
     p.add_argument("--rate", type=float, default=0.5, help="playback rate factor for --live (default: %(default)s)")

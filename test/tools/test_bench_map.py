@@ -12,16 +12,17 @@ import pytest
 pytest.importorskip("open3d")
 
 from depth_ros.bench import map as bench_map  # noqa: E402
+from depth_ros.mapping.metrics import fscore, grid_iou  # noqa: E402
 
 
 def test_fscore_and_iou_against_hand_computed_cases():
     ref = np.array([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0], [3.0, 0, 0]])
     pts = np.array([[0.05, 0, 0], [1.0, 0.2, 0]])  # one within 10 cm, one 20 cm off
-    p, r, f = bench_map.fscore(pts, ref)
+    p, r, f = fscore(pts, ref)
     assert (p, r) == (0.5, 0.25) and f == pytest.approx(2 * 0.5 * 0.25 / 0.75)
     a = np.array([[100, 0], [100, 100]], np.int8)
     b = np.array([[100, 100], [0, 100]], np.int8)
-    assert bench_map.grid_iou(a, b) == pytest.approx(2 / 4)
+    assert grid_iou(a, b) == pytest.approx(2 / 4)
 
 
 @pytest.mark.slow
