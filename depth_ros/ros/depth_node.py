@@ -59,6 +59,7 @@ from depth_ros.ros.qos import (
     SENSOR_QOS,
 )
 from depth_ros.ros.startup import init_ros, params_files
+from depth_ros.ros.tf_buffer import make_tf_buffer
 from depth_ros.ros.worker_owner import WorkerOwner
 
 LOG_THROTTLE_S = 5.0
@@ -224,13 +225,8 @@ class DepthNode(WorkerOwner, LifecycleNode):
         if not self._param_values["radar.use_tf"]:
             return False
         if self._tf_buffer is None:
-            try:
-                import tf2_ros  # not on PyPI: only inside a ROS 2 install  # noqa: PLC0415
-            except ImportError:
-                self._tf_buffer = False
-                return False
-            self._tf_buffer = tf2_ros.Buffer()
-            self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
+            made = make_tf_buffer(self)
+            self._tf_buffer, self._tf_listener = made if made is not None else (False, None)
         return self._tf_buffer is not False
 
     def _update_radar_extrinsic(self, radar_frame: str) -> None:

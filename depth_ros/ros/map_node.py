@@ -42,6 +42,7 @@ from depth_ros.ros.map_params import MAP_NODE_PARAMS, MapNodeConfig
 from depth_ros.ros.params import declare_params
 from depth_ros.ros.qos import DIAGNOSTICS_QOS, OUTPUT_QOS, SENSOR_QOS
 from depth_ros.ros.startup import init_ros
+from depth_ros.ros.tf_buffer import make_tf_buffer
 from depth_ros.ros.worker_owner import WorkerOwner
 
 NODE = "depth_map_node"
@@ -204,13 +205,8 @@ class DepthMapNode(WorkerOwner, LifecycleNode):
 
     def _use_tf(self) -> bool:
         if self._tf_buffer is None:
-            try:
-                import tf2_ros  # noqa: PLC0415 - not on PyPI: TF poses only with a ROS install
-            except ImportError:
-                self._tf_buffer = False
-                return False
-            self._tf_buffer = tf2_ros.Buffer()
-            self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
+            made = make_tf_buffer(self)
+            self._tf_buffer, self._tf_listener = made if made is not None else (False, None)
         return self._tf_buffer is not False
 
     def _pose(self, stamp_ns: int, frame_id: str) -> np.ndarray | None:
