@@ -91,6 +91,9 @@ class TestModelFaults:
         model = g.node.pipeline.model
         frame = rgbd_frames[2]
         real_predict = model.predict
+        # Frames still in flight (a handshake retry on a loaded machine) must not meet the fault.
+        g.spin(1.0)
+        assert g.spin_until(lambda: g.node._worker.idle(), 10)
         model.predict = lambda rgb, prior=None: corrupt(real_predict(rgb, prior))
         try:
             g.stamp += S
