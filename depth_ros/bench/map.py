@@ -63,7 +63,7 @@ def run_scene(scene: str, seconds: float, seed: int, model: Any,
         times.append(time.perf_counter() - started)
         mappers["network"].add(a.depth, seq.camera, T)
         mappers["gt_depth"].add(item.depth, seq.camera, T)
-        p = depth_to_points(item.depth, seq.camera, 0.0, 8.0)[::2, ::2].reshape(-1, 3)
+        p = depth_to_points(item.depth, seq.camera, 0.0, 8.0, step=2).reshape(-1, 3)
         reference.append(p[np.isfinite(p[:, 2])] @ T[:3, :3].T + T[:3, 3])
     ref = thin(np.concatenate(reference), 0.025)
     result: dict[str, float] = {}

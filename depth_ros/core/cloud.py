@@ -273,12 +273,13 @@ class CloudBuilder:
 
 
 def depth_to_points(
-    depth: np.ndarray, camera: CameraModel, min_depth: float = 0.0, max_depth: float = float("inf")
+    depth: np.ndarray, camera: CameraModel, min_depth: float = 0.0, max_depth: float = float("inf"), step: int = 1
 ) -> np.ndarray:
-    """(H, W) depth -> (H, W, 3) float32 optical-frame points, NaN where depth is invalid."""
-    z = valid_depth(depth, min_depth, max_depth)
-    r = camera.rays
-    return np.stack([z * r.x, z * r.y, z], axis=-1)
+    """(H, W) depth -> (H, W, 3) float32 optical-frame points, NaN where depth is invalid; every
+    `step`-th pixel in both directions only (the others are never computed)."""
+    z = valid_depth(depth[::step, ::step], min_depth, max_depth)
+    r = camera.rays  # (1, W) / (H, 1) when separable, else (H, W): both slice the same way
+    return np.stack([z * r.x[::step, ::step], z * r.y[::step, ::step], z], axis=-1)
 
 
 def pack_rgb_float(rgb: np.ndarray) -> np.ndarray:

@@ -111,7 +111,7 @@ class MapEvaluator:
         true = self.true_poses.nearest(frame.stamp_ns, POSE_SLOP_NS)
         if true is not None:
             T_true = (true[1] @ T_base_cam).as_matrix()
-            p = depth_to_points(gt, frame.camera, 0.0, self.max_depth)[::2, ::2].reshape(-1, 3)
+            p = depth_to_points(gt, frame.camera, 0.0, self.max_depth, step=2).reshape(-1, 3)
             self._reference.append(p[np.isfinite(p[:, 2])] @ T_true[:3, :3].T + T_true[:3, 3])
         return True
 

@@ -22,7 +22,7 @@ class DepthMapper:
         """Fuse one depth image (float32 metres, NaN = none) seen from `T_map_cam` (4x4)."""
         self.tsdf.integrate(depth, camera, T_map_cam, confidence)
         step = self.occupancy.config.pixel_step
-        pts = depth_to_points(depth, camera, 0.0, self.tsdf.config.max_depth)[::step, ::step].reshape(-1, 3)
+        pts = depth_to_points(depth, camera, 0.0, self.tsdf.config.max_depth, step).reshape(-1, 3)
         pts = pts[np.isfinite(pts[:, 2])]
         T = np.asarray(T_map_cam, dtype=np.float64)
         self.occupancy.add_frame(pts @ T[:3, :3].T + T[:3, 3], T[:3, 3])

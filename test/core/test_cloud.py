@@ -100,3 +100,15 @@ def test_builder_reuses_buffer_and_rejects_mismatches():
         b.build(np.ones((4, 4), np.float32), cam)
     with pytest.raises(InvalidInputError, match="colour image"):
         CloudBuilder(rgb=True).build(np.ones((3, 4), np.float32), cam, None)
+
+
+def test_depth_to_points_step_equals_the_subsampled_full_computation():
+    """`step` computes only every step-th pixel: the same values as the full grid sliced, pinhole and distorted."""
+    from depth_ros.core.cloud import depth_to_points
+
+    depth = (np.random.default_rng(3).random((60, 80)) * 6).astype(np.float32)
+    depth[::7, ::5] = np.nan
+    for cam in (CameraModel(80, 60, 60.0, 60.0, 39.5, 29.5),
+                CameraModel(80, 60, 60.0, 60.0, 39.5, 29.5, "plumb_bob", (-0.05, 0.01, 0.0, 0.0, 0.0))):
+        full = depth_to_points(depth, cam, 0.1, 5.0)
+        np.testing.assert_array_equal(depth_to_points(depth, cam, 0.1, 5.0, step=3), full[::3, ::3])
