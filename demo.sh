@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup_env.sh demo
+# --view needs the view extra (Rerun): installed on first use.
+case " $* " in *" --view "*)
+  python -c 'import rerun' 2>/dev/null || python -m pip install --quiet --disable-pip-version-check -r requirements-view.txt ;;
+esac
 exec depth-ros-demo "$@"

@@ -21,6 +21,8 @@ EXTRAS = {
     "tools": requirements("requirements-tools.txt"),
     "torch": requirements("requirements-torch.txt"),
     "map": requirements("requirements-map.txt"),
+    "view": requirements("requirements-view.txt"),
+    "fleet": requirements("requirements-fleet.txt"),
 }
 EXTRAS["transformers"] = EXTRAS["torch"] + requirements("requirements-transformers.txt")
 
@@ -40,6 +42,7 @@ TOOLS = {
     "depth-ros-export": "depth_ros.tools.export:main",
     "depth-ros-train": "depth_ros.tools.train:main",
     "depth-ros-eval-compact": "depth_ros.tools.eval_compact:main",
+    "depth-ros-view": "depth_ros.tools.view:main",
 }
 
 setup(

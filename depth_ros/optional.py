@@ -3,7 +3,7 @@
 The runtime install (both nodes with their shipped models, bags, the evaluator's metrics) needs
 none of them; `pip install depth_ros[tools]` adds plots, the simulator and benchmarks,
 `[torch]` training, export and the torch models, `[transformers]` the Hugging Face models, `[map]`
-depth_map_node's TSDF (Open3D).
+depth_map_node's TSDF (Open3D), `[fleet]` depth-ros-eval over many bags on Ray, `[view]` depth-ros-view (Rerun).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ EXTRA_OF = {
     "scipy": "tools",
     "psutil": "tools",
     "open3d": "map",
+    "rerun": "view",
+    "ray": "fleet",
 }
 
 
@@ -48,3 +50,12 @@ def pyplot(feature: str):
     except ModuleNotFoundError as exc:
         raise missing_dependency(exc, feature) from exc
     return plt
+
+
+def ray_module(feature: str):
+    """The `ray` module, imported on first use (the [fleet] extra; its import takes about a second)."""
+    try:
+        import ray  # noqa: PLC0415 - optional and slow: only a fleet evaluation on Ray pays for it
+    except ModuleNotFoundError as exc:
+        raise missing_dependency(exc, feature) from exc
+    return ray

@@ -48,6 +48,15 @@ if [ "$_profile" = "test" ] && ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.s
     { echo "depth_ros: cannot install libusb-1.0-0 (needed by Open3D in the tests)" >&2; return 1 2>/dev/null || exit 1; }
 fi
 
+if [ "$_profile" = "test" ] && ! command -v chromium >/dev/null 2>&1; then
+  # The view tests load Rerun's web viewer in headless Chromium.
+  echo "depth_ros: installing Debian's chromium for the web viewer test"
+  _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
+  $_sudo apt-get install -y -qq chromium >/dev/null 2>&1 ||
+    { $_sudo apt-get update -qq && $_sudo apt-get install -y -qq chromium >/dev/null; } ||
+    { echo "depth_ros: cannot install chromium (needed by the web viewer test)" >&2; return 1 2>/dev/null || exit 1; }
+fi
+
 export PATH="$_venv/bin:$PATH"
 export VIRTUAL_ENV="$_venv"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"

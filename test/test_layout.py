@@ -31,8 +31,10 @@ ALLOWED = {
     "training": {"mapping", "core", "optional", "models", "sim", "pipeline", "bags", "ros", "datasets", "evaluation"},
     "bench": {"mapping", "core", "optional", "package_data", "cli", "models", "sim", "pipeline", "bags", "ros", "datasets",
               "evaluation", "training"},
+    "view": {"mapping", "core", "optional", "package_data", "models", "sim", "pipeline", "bags", "ros", "datasets",
+             "evaluation"},
     "tools": {"mapping", "core", "optional", "package_data", "cli", "models", "sim", "pipeline", "bags", "ros", "datasets",
-              "evaluation", "training", "bench"},
+              "evaluation", "training", "bench", "view"},
 }
 
 

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-OPTIONAL = ("torch", "transformers", "safetensors", "onnx", "scipy", "matplotlib", "psutil")
+OPTIONAL = ("torch", "transformers", "safetensors", "onnx", "scipy", "matplotlib", "psutil", "ray", "rerun")
 
 BLOCKER = textwrap.dedent(f"""
     import sys
@@ -47,12 +47,36 @@ def test_runtime_install_runs_the_shipped_models_and_the_nodes():
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]
 
 
+@pytest.mark.slow
+def test_the_tflite_node_path_loads_no_jit_compiler():
+    """depth_node's default path (FastDepth, no scale source, cloud) never imports numba: its import and JIT
+    cost a node ~125 MB (README, Performance notes); only navigation outputs, relative networks, the
+    temporal stage and the simulator load it."""
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys
+        import numpy as np
+        import depth_ros.ros.depth_node
+        from depth_ros.core.camera import CameraModel
+        from depth_ros.models.registry import load_model
+        from depth_ros.pipeline.pipeline import DepthPipeline, Frame
+        pipeline = DepthPipeline(load_model("fastdepth_tflite"))
+        rgb = np.zeros((480, 640, 3), np.uint8)
+        result = pipeline.process(Frame(rgb, CameraModel(640, 480, 525.0, 525.0, 319.5, 239.5), 0))
+        assert pipeline.build_cloud(result, rgb).height == 480
+        loaded = sorted(m for m in ("numba", "llvmlite", "torch", "scipy") if m in sys.modules)
+        assert not loaded, loaded
+        print("ok")
+    """)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]
+
+
 @pytest.mark.parametrize("code, extra", [
     ("import depth_ros.models.compact", "torch"),
     ("import depth_ros.models.tcmonodepth", "torch"),
     ("from depth_ros.models.registry import load_model; load_model('depth_anything_v2_small', path='/nonexistent')",
      "transformers"),
     ("from depth_ros.optional import pyplot; pyplot('a plot')", "tools"),
+    ("from depth_ros.optional import ray_module; ray_module('several bags on Ray')", "fleet"),
 ])
 def test_a_missing_extra_is_named(code, extra):
     run = _run(f"""

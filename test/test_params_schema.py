@@ -16,24 +16,28 @@ from depth_ros.pipeline.fusion import FusionConfig
 from depth_ros.pipeline.nav import NavConfig
 from depth_ros.pipeline.param_schema import CONVERTED, config_from_values, param, param_name, ros_params
 from depth_ros.pipeline.pipeline import PipelineConfig
+from depth_ros.pipeline.temporal import TemporalConfig
 from depth_ros.ros.params import (
     DEPTH_NODE_PARAMS,
     FUSION_PARAMS,
     NAV_PARAMS,
     RADAR_NODE_DEFAULTS,
+    TEMPORAL_PARAMS,
     DepthNodeConfig,
     fusion_config_from_values,
     nav_config_from_values,
     params_for,
     pipeline_config_from_values,
     resolve_values,
+    temporal_config_from_values,
 )
 from depth_ros.ros.params_doc import params_markdown, readme_tables, update_readme
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = (DepthNodeConfig, PipelineConfig, FusionConfig, NavConfig)
+CONFIGS = (DepthNodeConfig, PipelineConfig, FusionConfig, TemporalConfig, NavConfig)
 BUILDERS = {DepthNodeConfig: DepthNodeConfig.from_values, PipelineConfig: pipeline_config_from_values,
-            FusionConfig: fusion_config_from_values, NavConfig: nav_config_from_values}
+            FusionConfig: fusion_config_from_values, TemporalConfig: temporal_config_from_values,
+            NavConfig: nav_config_from_values}
 
 
 def test_readme_tables_are_generated_from_the_parameter_tables():
@@ -63,7 +67,7 @@ def test_every_config_parameter_is_declared_once_by_both_nodes():
             missing = held - {None} - set(names)
             assert not missing, f"{cls.__name__} holds parameters {node} does not declare: {missing}"
     assert {p.name for p in ros_params(PipelineConfig)} <= {p.name for p in DEPTH_NODE_PARAMS}
-    assert params_for("depth_node") == DEPTH_NODE_PARAMS + FUSION_PARAMS + NAV_PARAMS
+    assert params_for("depth_node") == DEPTH_NODE_PARAMS + FUSION_PARAMS + TEMPORAL_PARAMS + NAV_PARAMS
     assert set(RADAR_NODE_DEFAULTS) <= {p.name for p in params_for("depth_node")}
 
 

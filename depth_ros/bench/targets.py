@@ -42,6 +42,10 @@ TARGETS: dict[str, tuple[Target, ...]] = {
             Target("grid_iou_fused_hall", ">=", 0.85), Target("grid_iou_fused_yard", ">=", 0.85),
             Target("frame_period_ratio", "<=", 0.5)),
     "soak": (Target("rss_growth", "<=", 1.05), Target("p95_drift", "<=", 1.2), Target("errors", "<=", 0)),
+    "map_memory": (Target("blocks_vs_budget", "<=", 1.0), Target("rss_growth", "<=", 1.05)),
+    "temporal": (Target("tce_reduction", ">=", 0.40), Target("absrel_gain", ">=", 0.0),
+                 Target("rotation_only_gain", ">=", 0.0), Target("temporal_ms", "<=", 2.0)),
+    "fleet": (Target("fleet_speedup", ">=", 1.6), Target("metrics_identical", ">=", 1)),
 }
 
 

@@ -24,6 +24,7 @@ from depth_ros.core.cloud import depth_to_points
 from depth_ros.core.errors import BagError
 from depth_ros.core.timebuffer import TimeBuffer
 from depth_ros.core.transforms import RigidTransform, quat_to_matrix
+from depth_ros.evaluation.mesh_view import render_mesh
 from depth_ros.mapping.mapper import DepthMapper
 from depth_ros.mapping.metrics import fscore, grid_iou, thin
 from depth_ros.mapping.occupancy import GridConfig
@@ -35,6 +36,7 @@ POSE_TOPICS = {"ground_truth": "/ground_truth/pose", "odom": "/odom"}
 BASE_FRAME = "base_link"
 POSE_SLOP_NS = 30_000_000
 MAPS = ("published", "network", "ground_truth_depth")
+MESH_VIEW_TRIANGLES = 30000  # the rendered mesh views are simplified to this many triangles
 
 
 def _transform(translation: Any, rotation: Any) -> RigidTransform:
@@ -136,7 +138,8 @@ class MapEvaluator:
         return out
 
     def save(self, folder: Path, summary: dict[str, Any]) -> list[Path]:
-        """map_metrics.json, map_grids.png (published vs ground-truth depth, top-down), map_published.ply."""
+        """map_metrics.json, map_grids.png (published vs ground-truth depth, top-down), map_published.ply and
+        map_mesh_published.png and map_mesh_ground_truth_depth.png (the two meshes, rendered)."""
         import open3d as o3d  # noqa: PLC0415 - the [map] extra, loaded by the mappers already
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -159,6 +162,9 @@ class MapEvaluator:
         fig.savefig(paths[1], dpi=100)
         plt.close(fig)
         o3d.io.write_triangle_mesh(str(paths[2]), self.mappers["published"].tsdf.mesh())
+        for name, label in (("published", "published depth"), ("ground_truth_depth", "ground-truth depth")):
+            vertices, triangles = self.mappers[name].tsdf.mesh_arrays(MESH_VIEW_TRIANGLES)
+            paths.append(render_mesh(vertices, triangles, folder / f"map_mesh_{name}.png", f"mesh from the {label}"))
         return paths
 
 

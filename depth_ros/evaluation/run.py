@@ -17,12 +17,13 @@ from depth_ros.evaluation.map_eval import MapEvaluator, map_evaluator
 from depth_ros.evaluation.replay import gt_function, iterate_offline, node_values, pick_topics
 from depth_ros.evaluation.report import print_table, write_report
 from depth_ros.evaluation.scoring import FrameEvaluator
+from depth_ros.evaluation.temporal_eval import print_temporal, replay_switched, temporal_evaluator, write_temporal_report
 from depth_ros.ros.conversions import array_to_image, make_header
 from depth_ros.ros.conversions.result import RESULT_TOPICS, result_messages
 from depth_ros.ros.pipeline_factory import build_pipeline
 
 
-class _Counter:
+class ErrorCounter:
     """Error reports of the feeder, counted by kind (the node logs them; the evaluator tallies)."""
 
     def __init__(self) -> None:
@@ -41,23 +42,30 @@ def run_evaluation(args: argparse.Namespace) -> int:
             raise BagError(f"{bag_path}: no ground-truth depth topic; pass --gt-topic or --gt-lidar")
         node, values, params_file = node_values(args, bag_path, topics)
         n_images = bag.topics[topics.image].count
-        errors = _Counter()
+        errors = ErrorCounter()
         pipeline, feeder = build_pipeline(values, errors)
         evaluator = FrameEvaluator(args.samples, n_images)
         # With --live the output bag records what the node publishes; offline it is written here.
         writer = _OutputBag(args.output_bag, values) if args.output_bag and not args.live else None
         gt_fn = gt_function(topics, tuple(args.gt_lidar_extrinsic))
         mapper = map_evaluator(bag, args.map_poses) if args.map else None
+        temporal = temporal_evaluator(bag) if getattr(args, "temporal", False) else None
         with tqdm(total=min(n_images, args.max_frames or n_images), desc="offline", unit="frame",
                   disable=args.no_progress) as bar:
             for frame, result, gt in iterate_offline(bag, topics, feeder, gt_fn, args.max_frames, bar):
                 evaluator.add(frame, result, gt)
                 if mapper is not None:
                     mapper.add(frame, result, gt)
+                if temporal is not None:
+                    temporal.add(frame, result, gt)
                 if writer is not None:
                     writer.write(frame, result, pipeline)
         if writer is not None:
             writer.close()
+        if temporal is not None:
+            with tqdm(total=min(n_images, args.max_frames or n_images), desc="temporal stage switched", unit="frame",
+                      disable=args.no_progress) as bar:
+                switched = replay_switched(bag, topics, values, pipeline.model, gt_fn, args.max_frames, bar)
     offline = evaluator.result
     offline.errors = errors.counts
     if not offline.frames:
@@ -65,10 +73,14 @@ def run_evaluation(args: argparse.Namespace) -> int:
     live_summary = None
     if args.live:
         live_summary = run_live(args, bag_path, topics, node, values, offline)
-    summary = write_report(report_dir, offline, _context(args, bag_path, topics, node, values, params_file), live_summary)
+    summary = write_report(report_dir, offline, report_context(args, bag_path, topics, node, values, params_file), live_summary)
     print_table(summary)
     if mapper is not None:
         _map_report(mapper, report_dir, args.map_poses)
+    if temporal is not None:
+        on = values["temporal.enabled"]
+        passes = {"temporal off": switched if on else temporal, "temporal on": temporal if on else switched}
+        print_temporal(write_temporal_report(report_dir, passes))
     print(f"\nreport: {report_dir / 'report.md'}  metrics: {report_dir / 'metrics.json'}")
     if args.output_bag:
         print(f"output bag: {args.output_bag}")
@@ -89,7 +101,8 @@ def _map_report(mapper: MapEvaluator, report_dir: Path, poses: str) -> None:
     print(f"  files: {', '.join(str(p) for p in paths)}")
 
 
-def _context(args, bag_path, topics, node, values, params_file) -> dict[str, Any]:
+def report_context(args, bag_path, topics, node, values, params_file) -> dict[str, Any]:
+    """The `context` object of a bag's metrics.json: what was evaluated, and how."""
     return {"bag": str(bag_path), "node": node, "model": values["model"], "model_path": values["model_path"],
             "params_file": params_file, "topics": vars(topics), "radar": values["radar.enabled"],
             "imu": values["imu.enabled"], "scale_mode": values["scale.mode"], "live": bool(args.live)}

@@ -128,3 +128,13 @@ class TsdfMap:
     def mesh(self) -> Any:
         """The surface as an Open3D (legacy) TriangleMesh."""
         return self._grid.extract_triangle_mesh(weight_threshold=self.config.min_weight).to_legacy()
+
+    def mesh_arrays(self, max_triangles: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(vertices (N, 3) float64, triangles (M, 3) int) of the surface mesh, simplified by quadric
+        decimation to at most `max_triangles` when given; empty arrays without a surface."""
+        if self.blocks == 0:
+            return np.empty((0, 3)), np.empty((0, 3), np.int64)
+        mesh = self.mesh()
+        if max_triangles is not None and len(mesh.triangles) > max_triangles:
+            mesh = mesh.simplify_quadric_decimation(int(max_triangles))
+        return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)

@@ -166,6 +166,8 @@ class FusionOutput:
     info: dict[str, Any]
     raw: np.ndarray | None = None  # the network's own output (set by `FusionStage.process`)
     gravity: np.ndarray | None = None  # unit gravity in the optical frame at the frame's time, if fresh
+    radar: RadarProjection | None = None  # the frame's radar points in the image (set by `FusionStage.process`)
+    radar_used: np.ndarray | None = None  # bool per point of `radar`: an inlier of the radar scale fit
 
 
 class FusionStage:
@@ -241,20 +243,28 @@ class FusionStage:
         g = self.attitude.gravity_imu()
         return None if g is None else gravity_in_camera(g, self.config.R_cam_imu)
 
+    def camera_motion(self, t0_ns: int, t1_ns: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The camera's motion from `t0_ns` to `t1_ns` as (R, t) with X_1 = R X_0 + t (optical frames):
+        R from the integrated gyro, t from the odometry velocity near `t0_ns`; None where no source knows."""
+        R = None
+        if self.config.imu_enabled:
+            R_imu = self.gyro.rotation_between(t0_ns, t1_ns)
+            R = None if R_imu is None else rotation_in_camera(R_imu, self.config.R_cam_imu)
+        t = None
+        odo = self.odometry.nearest(t0_ns, 200_000_000)
+        if odo is not None:
+            displacement = odo[1] * ((t1_ns - t0_ns) * 1e-9)
+            t = -((np.eye(3) if R is None else R) @ displacement)
+        return R, t
+
     def _motion(self, scan_ns: int, image_ns: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         c = self.config
         if not (c.imu_enabled and c.motion_compensation) or scan_ns == image_ns:
             return None, None
-        R_imu = self.gyro.rotation_between(scan_ns, image_ns)
-        if R_imu is None:
+        R, t = self.camera_motion(scan_ns, image_ns)
+        if R is None:
             self.counters["uncompensated_scans"] += 1
             return None, None
-        R = rotation_in_camera(R_imu, c.R_cam_imu)
-        t = None
-        odo = self.odometry.nearest(scan_ns, 200_000_000)
-        if odo is not None:
-            displacement = odo[1] * ((image_ns - scan_ns) * 1e-9)
-            t = -(R @ displacement)
         return R, t
 
     def radar_scans(self, stamp_ns: int) -> list[RadarScan]:
@@ -318,6 +328,10 @@ class FusionStage:
             out = FusionOutput(raw, None, False, "none", {})
         out.raw = raw
         out.gravity = self.gravity_optical(stamp_ns)
+        if proj is not None and len(proj):
+            out.radar = proj
+            if out.radar_used is None:
+                out.radar_used = np.zeros(len(proj), bool)
         return out
 
     def align(self, raw: np.ndarray, kind: OutputKind | str, camera: CameraModel | None, stamp_ns: int,
@@ -334,7 +348,7 @@ class FusionStage:
         if gravity is not None:
             roll, pitch = camera_roll_pitch(gravity)
             info["camera_roll_deg"], info["camera_pitch_deg"] = round(math.degrees(roll), 2), round(math.degrees(pitch), 2)
-        alignment, (uv, target, pred_pts) = self._radar_alignment(raw, kind, proj, saturation_depth, info)
+        alignment, (uv, target, pred_pts), rows = self._radar_alignment(raw, kind, proj, saturation_depth, info)
         fit: ScaleFit | None = alignment.fit if alignment is not None else None
         source = "radar" if alignment is not None else "none"
         weak = alignment is not None and alignment.quality in ("scale_only", "few_points")
@@ -355,6 +369,10 @@ class FusionStage:
             estimate = filtered if filtered.usable else None
         if estimate is None:
             return self._unscaled(raw, kind, info)
+        used = None
+        if source == "radar" and fit is not None and fit.inliers is not None:
+            used = np.zeros(len(proj), bool)
+            used[rows[np.asarray(fit.inliers, bool)]] = True
         if fit is not None:
             info["radar_used" if source == "radar" else "ground_points"] = int(fit.n_inliers)
             info["fit_residual"] = float(fit.residual)
@@ -386,21 +404,24 @@ class FusionStage:
                 info["saturated_fraction"] = round(float(saturated.mean()), 3)
         if proj is not None and len(proj):
             self._check_contradiction(depth, proj, info)
-        return FusionOutput(depth, conf, True, source, info)
+        return FusionOutput(depth, conf, True, source, info, radar_used=used)
 
     def _radar_alignment(self, raw: np.ndarray, kind: OutputKind, proj: RadarProjection | None,
-                         saturation_depth: float | None, info: dict[str, Any]) -> tuple[Alignment | None, tuple]:
-        """`align_points` on the radar points of this frame and the points it used: (uv, depth, network
-        sample); (None, (None, None, None)) without usable points."""
-        none = (None, (None, None, None))
+                         saturation_depth: float | None, info: dict[str, Any]
+                         ) -> tuple[Alignment | None, tuple, np.ndarray | None]:
+        """`align_points` on the radar points of this frame, the points it was given (uv, depth, network
+        sample) and their rows in `proj`; (None, (None, None, None), None) without usable points."""
+        none = (None, (None, None, None), None)
         if proj is None or not len(proj):
             return none
         info["radar_points"] = len(proj)
+        rows = np.arange(len(proj))
         if self.config.radar_reject_clutter:
-            proj = proj.subset(reject_clutter(proj, raw, kind))
-        pred_pts = sample_at(raw, proj.uv)
+            rows = rows[reject_clutter(proj, raw, kind)]
+        pred_pts = sample_at(raw, proj.uv[rows])
         ok = np.isfinite(pred_pts)
-        uv, target, pred_pts = proj.uv[ok], proj.depth[ok], pred_pts[ok]
+        rows = rows[ok]
+        uv, target, pred_pts = proj.uv[rows], proj.depth[rows], pred_pts[ok]
         if kind is OutputKind.RELATIVE_INVERSE:
             x_far = float(np.percentile(raw[::4, ::4], FAR_PERCENTILE))  # a 1/16 sample finds the far end
         else:
@@ -416,7 +437,7 @@ class FusionStage:
             info["radar_fit_reason"] = alignment.reason
         if alignment.saturated.any():
             info["radar_saturated_points"] = int(alignment.saturated.sum())
-        return alignment, (uv, target, pred_pts)
+        return alignment, (uv, target, pred_pts), rows
 
     def _spatial(self, depth: np.ndarray, estimate: Any, reciprocal: bool, uv: np.ndarray, target: np.ndarray,
                  pred_pts: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:

@@ -8,13 +8,16 @@ row band around the optical centre.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from depth_ros.core.laserscan import DepthToScan, Scan
-from depth_ros.core.obstacles import ObstacleCloud, ObstacleFilter, gravity_from_roll_pitch
 from depth_ros.pipeline.param_schema import ParamDef, converted, param, shared
 from depth_ros.pipeline.pipeline import DepthResult
+
+if TYPE_CHECKING:
+    from depth_ros.core.laserscan import Scan
+    from depth_ros.core.obstacles import ObstacleCloud
 
 
 @dataclass
@@ -71,6 +74,12 @@ class NavOutputs:
     """Computes obstacle clouds and scans from pipeline results (one instance per worker thread)."""
 
     def __init__(self, config: NavConfig) -> None:
+        # The kernels' modules import numba (its import and JIT cost ~125 MB): loaded only by a node that
+        # publishes obstacles or a scan, not by every node that declares the parameters (NavConfig).
+        from depth_ros.core.laserscan import DepthToScan  # noqa: PLC0415
+        from depth_ros.core.obstacles import ObstacleFilter, gravity_from_roll_pitch  # noqa: PLC0415
+
+        self._gravity_from_roll_pitch = gravity_from_roll_pitch
         self.config = c = config
         height = c.camera_height if c.camera_height > 0 else None
         self.obstacles = ObstacleFilter(
@@ -90,7 +99,7 @@ class NavOutputs:
         if imu_gravity is not None:
             return imu_gravity
         if self.config.mount_roll_pitch is not None:
-            return gravity_from_roll_pitch(*self.config.mount_roll_pitch)
+            return self._gravity_from_roll_pitch(*self.config.mount_roll_pitch)
         return None
 
     def obstacle_cloud(self, result: DepthResult, imu_gravity: np.ndarray | None) -> ObstacleCloud:

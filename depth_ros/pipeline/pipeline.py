@@ -18,10 +18,11 @@ from depth_ros.core.cloud import CloudBuilder, OrganizedCloud
 from depth_ros.core.errors import InvalidInputError, ModelOutputError
 from depth_ros.core.imu import ImuReading
 from depth_ros.core.output_kind import OutputKind
-from depth_ros.core.radar import RadarScan
+from depth_ros.core.radar import RadarProjection, RadarScan
 from depth_ros.core.transforms import RigidTransform
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
 from depth_ros.pipeline.param_schema import param
+from depth_ros.pipeline.temporal import TemporalConfig, TemporalStage
 
 
 @dataclass
@@ -73,6 +74,8 @@ class DepthResult:
     info: dict[str, Any] = field(default_factory=dict)
     raw: np.ndarray | None = None  # the network's own output (metres or inverse-relative), for evaluation
     gravity: np.ndarray | None = None  # unit gravity in the optical frame at the frame's time (None: no fresh IMU)
+    radar: RadarProjection | None = None  # the radar points of the frame's window, in the image
+    radar_used: np.ndarray | None = None  # bool per point of `radar`: used by the radar scale fit (an inlier)
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,12 @@ class PipelineDiagnostics:
 class DepthPipeline:
     """Runs a depth model on frames and turns its output into metric depth and clouds."""
 
-    def __init__(self, model: Any, config: PipelineConfig | None = None, fusion: FusionConfig | None = None) -> None:
+    def __init__(self, model: Any, config: PipelineConfig | None = None, fusion: FusionConfig | None = None,
+                 temporal: TemporalConfig | None = None) -> None:
         self.model = model
         self.config = config or PipelineConfig()
         self.fusion = FusionStage(fusion or FusionConfig(), self.config.min_depth, self.config.max_depth)
+        self.temporal = TemporalStage(temporal) if temporal is not None and temporal.enabled else None
         self._cloud_builder = CloudBuilder(
             rgb=self.config.cloud_rgb,
             extra_field="confidence" if self.config.cloud_confidence else None,
@@ -135,6 +140,8 @@ class DepthPipeline:
     def reset(self) -> None:
         """Forget temporal state (called on a backwards time jump)."""
         self.fusion.reset()
+        if self.temporal is not None:
+            self.temporal.reset()
 
     def process(self, frame: Frame) -> DepthResult:
         """Depth for one frame; raises InvalidInputError or ModelOutputError on bad input/output."""
@@ -163,12 +170,19 @@ class DepthPipeline:
                                   saturation_depth=spec.max_depth if self.model_is_metric else None)
         model_conf = getattr(self.model, "last_confidence", None)
         depth = out.depth if out.metric else relative_inverse_to_relative_depth(out.depth)
+        confidence = out.confidence if out.confidence is not None else model_conf
+        temporal_s = None
+        if self.temporal is not None:
+            depth, confidence, temporal_s = self.temporal.apply(depth, confidence, out.metric, frame.camera,
+                                                                frame.stamp_ns, self.fusion.camera_motion, out.info)
         result = DepthResult(depth, out.metric, frame.stamp_ns, frame.frame_id, frame.camera,
-                             confidence=out.confidence if out.confidence is not None else model_conf,
-                             scale_source=out.source, info=out.info, raw=out.raw, gravity=out.gravity)
+                             confidence=confidence, scale_source=out.source, info=out.info, raw=out.raw,
+                             gravity=out.gravity, radar=out.radar, radar_used=out.radar_used)
         total = time.perf_counter() - t0
         result.timings = {f"model_{k}": v for k, v in getattr(self.model, "last_timings", {}).items()}
-        result.timings.update(model=model_s, fusion=total - model_s, total=total)
+        result.timings.update(model=model_s, fusion=total - model_s - (temporal_s or 0.0), total=total)
+        if temporal_s is not None:
+            result.timings["temporal"] = temporal_s
         return result
 
     def build_cloud(self, result: DepthResult, rgb: np.ndarray | None, reuse: bool = True) -> OrganizedCloud | None:

@@ -32,7 +32,6 @@ from sensor_msgs.msg import (
 )
 
 from depth_ros.core.camera import CameraModel
-from depth_ros.core.cloud import warmup as cloud_warmup
 from depth_ros.core.errors import InvalidInputError, ModelError
 from depth_ros.core.output_kind import OutputKind
 from depth_ros.core.transforms import RigidTransform, quat_to_matrix
@@ -102,7 +101,6 @@ class DepthNode(WorkerOwner, LifecycleNode):
             self.pipeline, self.feeder = build_pipeline(self._param_values, self._report)
             self._model = self.pipeline.model
             self.fusion_config = self.pipeline.fusion_config
-            cloud_warmup()
             nav_config = nav_config_from_values(self._param_values)
             self.nav = None
             if nav_config.obstacles_enabled or nav_config.scan_enabled:
@@ -336,7 +334,7 @@ class DepthNode(WorkerOwner, LifecycleNode):
                                     f.imu_max_age_s)
 
     def _diagnostic_extras(self) -> dict:
-        if self.pipeline is None or not self.fusion_config.any_source:
+        if self.pipeline is None or not (self.fusion_config.any_source or self.pipeline.temporal is not None):
             return {}
         extra = {k: v for k, v in self._last_result_info.items() if k != "metric"}  # reported as depth_kind
         if self.fusion_config.radar_enabled:

@@ -6,7 +6,8 @@ nav_msgs/Odometry of base_link) composed with the camera's mount on base_link (`
 parameters); with tf2_ros importable and `pose_source: tf`, from TF (`map_frame` -> the image's
 frame_id). Integration runs on a worker thread (newest frame kept). Publishes `map`
 (nav_msgs/OccupancyGrid, transient local like Nav2's map server) and `map/points` (the TSDF's
-surface) every `publish_period` seconds; services `~/save_map` (mesh .ply, grid .pgm + .yaml in
+surface) every `publish_period` seconds, with `mesh.enabled` `map/mesh` (visualization_msgs/Marker
+TRIANGLE_LIST of the TSDF's mesh) every `mesh.period`; services `~/save_map` (mesh .ply, grid .pgm + .yaml in
 map_server's format) and `~/clear_map` (std_srvs/Trigger).
 """
 
@@ -29,6 +30,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_srvs.srv import Trigger
+from visualization_msgs.msg import Marker
 
 from depth_ros.core.errors import DepthRosError, InvalidInputError
 from depth_ros.core.timebuffer import TimeBuffer
@@ -46,7 +48,7 @@ from depth_ros.ros.tf_buffer import make_tf_buffer
 from depth_ros.ros.worker_owner import WorkerOwner
 
 NODE = "depth_map_node"
-MAP_OUTPUT_TOPICS = ("map", "map/points")
+MAP_OUTPUT_TOPICS = ("map", "map/points", "map/mesh")
 MAP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 PAIR_SLOP_NS = 5_000_000  # depth, its camera info and confidence carry the same stamp (the node copies it)
 
@@ -60,6 +62,19 @@ def grid_message(grid: np.ndarray, origin: tuple[float, float], resolution: floa
     msg.info.origin.position.x, msg.info.origin.position.y = float(origin[0]), float(origin[1])
     msg.info.origin.orientation.w = 1.0
     msg.data = grid.astype(np.int8).reshape(-1).tolist()
+    return msg
+
+
+def mesh_marker(vertices: np.ndarray, triangles: np.ndarray, header: Any) -> Marker:
+    """visualization_msgs/Marker TRIANGLE_LIST: three points per triangle, one colour (RViz shades it)."""
+    from geometry_msgs.msg import Point  # noqa: PLC0415 - only a node publishing its mesh needs it
+
+    msg = Marker(header=header, ns="depth_map", id=0, type=Marker.TRIANGLE_LIST, action=Marker.ADD)
+    msg.pose.orientation.w = 1.0
+    msg.scale.x = msg.scale.y = msg.scale.z = 1.0
+    msg.color.r, msg.color.g, msg.color.b, msg.color.a = 0.62, 0.72, 0.85, 1.0
+    corners = vertices[np.asarray(triangles, np.int64).reshape(-1)]
+    msg.points = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in corners.tolist()]
     return msg
 
 
@@ -130,6 +145,7 @@ class DepthMapNode(WorkerOwner, LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._pubs = {"map": self.create_publisher(OccupancyGrid, "map", MAP_QOS),
                       "points": self.create_publisher(PointCloud2, "map/points", OUTPUT_QOS),
+                      "mesh": self.create_publisher(Marker, "map/mesh", OUTPUT_QOS),
                       "diagnostics": self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)}
         return TransitionCallbackReturn.SUCCESS
 
@@ -147,6 +163,8 @@ class DepthMapNode(WorkerOwner, LifecycleNode):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._timers = [self.create_timer(self.config.publish_period, self._publish, clock=steady),
                         self.create_timer(self.config.diagnostics_period, self._publish_diagnostics, clock=steady)]
+        if self.config.mesh_enabled:
+            self._timers.append(self.create_timer(self.config.mesh_period, self._publish_mesh, clock=steady))
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -281,6 +299,15 @@ class DepthMapNode(WorkerOwner, LifecycleNode):
         self._pubs["map"].publish(grid_message(grid, occ.origin, occ.config.resolution, header))
         if points is not None:
             self._pubs["points"].publish(points_to_msg(points.astype(np.float32), header=header))
+
+    def _publish_mesh(self) -> None:
+        if self.mapper is None or not self.integrated or not self._pubs["mesh"].get_subscription_count():
+            return
+        with self._lock:
+            vertices, triangles = self.mapper.tsdf.mesh_arrays(self.config.mesh_max_triangles)
+        if len(triangles):
+            header = make_header(self.get_clock().now().nanoseconds, self.config.map_frame)
+            self._pubs["mesh"].publish(mesh_marker(vertices, triangles, header))
 
     def _publish_diagnostics(self) -> None:
         if self.mapper is None:

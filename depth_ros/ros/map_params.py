@@ -51,6 +51,11 @@ class MapNodeConfig:
                               min=-10.0, max=50.0)
     publish_period: float = param(1.0, "publish_period", "Seconds between map and map/points messages.",
                                   min=0.05, max=60.0)
+    mesh_enabled: bool = param(False, "mesh.enabled", "Publish `map/mesh`: the TSDF's mesh as a "
+                               "visualization_msgs/Marker TRIANGLE_LIST (for RViz), every mesh.period.")
+    mesh_period: float = param(5.0, "mesh.period", "Seconds between map/mesh messages.", min=0.5, max=600.0)
+    mesh_max_triangles: int = param(20000, "mesh.max_triangles", "Larger meshes are simplified to this many "
+                                    "triangles before publishing (quadric decimation).", min=100, max=5_000_000)
     save_directory: str = param("maps", "save_directory", "Folder ~/save_map writes map.ply, map.pgm, map.yaml to.")
     diagnostics_period: float = param(1.0, "diagnostics_period", "Seconds (steady clock) between /diagnostics.",
                                       min=0.1, max=60.0)

@@ -21,6 +21,7 @@ from depth_ros.pipeline.fusion import FusionConfig
 from depth_ros.pipeline.nav import NavConfig
 from depth_ros.pipeline.param_schema import ParamDef, config_from_values, param, ros_params, same_param
 from depth_ros.pipeline.pipeline import PipelineConfig
+from depth_ros.pipeline.temporal import TemporalConfig
 from depth_ros.ros.startup import params_file_error
 
 __all__ = ["DEPTH_NODE_PARAMS", "FUSION_PARAMS", "NAV_PARAMS", "RADAR_NODE_DEFAULTS", "DepthNodeConfig", "ParamDef",
@@ -72,6 +73,7 @@ class DepthNodeConfig:
 DEPTH_NODE_PARAMS: tuple[ParamDef, ...] = ros_params(DepthNodeConfig)
 FUSION_PARAMS: tuple[ParamDef, ...] = ros_params(FusionConfig)
 NAV_PARAMS: tuple[ParamDef, ...] = ros_params(NavConfig)
+TEMPORAL_PARAMS: tuple[ParamDef, ...] = ros_params(TemporalConfig)
 
 # Defaults that differ for radar_depth_node (same code, fusion on by default).
 # Models: chosen by `depth-ros-bench real` (depth_node: best real-image AbsRel alone; radar_depth_node: best
@@ -83,7 +85,7 @@ _IDENTITY_QUAT = [0.0, 0.0, 0.0, 1.0]
 
 def params_for(node_name: str) -> tuple[ParamDef, ...]:
     """The parameter table of an executable (its own defaults applied)."""
-    table = DEPTH_NODE_PARAMS + FUSION_PARAMS + NAV_PARAMS
+    table = DEPTH_NODE_PARAMS + FUSION_PARAMS + TEMPORAL_PARAMS + NAV_PARAMS
     if node_name == "radar_depth_node":
         table = tuple(replace(p, default=RADAR_NODE_DEFAULTS.get(p.name, p.default)) for p in table)
     return table
@@ -114,6 +116,11 @@ def fusion_config_from_values(values: dict[str, Any]) -> FusionConfig:
     T_radar = body_extrinsic_to_optical(RigidTransform(_rotation(values, "radar"), np.asarray(t, float)))
     R_imu = body_extrinsic_to_optical(RigidTransform(_rotation(values, "imu"), np.zeros(3))).R
     return config_from_values(FusionConfig, values, T_cam_radar=T_radar, R_cam_imu=R_imu)
+
+
+def temporal_config_from_values(values: dict[str, Any]) -> TemporalConfig:
+    """TemporalConfig from the node's parameter values."""
+    return config_from_values(TemporalConfig, values)
 
 
 def nav_config_from_values(values: dict[str, Any]) -> NavConfig:

@@ -12,11 +12,19 @@ from typing import Any
 
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.ros.map_params import MAP_NODE_PARAMS
-from depth_ros.ros.params import DEPTH_NODE_PARAMS, FUSION_PARAMS, NAV_PARAMS, RADAR_NODE_DEFAULTS, ParamDef
+from depth_ros.ros.params import (
+    DEPTH_NODE_PARAMS,
+    FUSION_PARAMS,
+    NAV_PARAMS,
+    RADAR_NODE_DEFAULTS,
+    TEMPORAL_PARAMS,
+    ParamDef,
+)
 
 SECTIONS: tuple[tuple[str, tuple[ParamDef, ...]], ...] = (
     ("Core", DEPTH_NODE_PARAMS),
     ("Radar, IMU and scale", FUSION_PARAMS),
+    ("Temporal depth", TEMPORAL_PARAMS),
     ("Navigation outputs", NAV_PARAMS),
     ("depth_map_node", MAP_NODE_PARAMS),
 )

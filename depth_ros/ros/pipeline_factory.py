@@ -11,7 +11,12 @@ from typing import Any
 from depth_ros.models.registry import load_model
 from depth_ros.pipeline.pipeline import DepthPipeline
 from depth_ros.ros.message_feeder import MessageFeeder, Report
-from depth_ros.ros.params import DepthNodeConfig, fusion_config_from_values, pipeline_config_from_values
+from depth_ros.ros.params import (
+    DepthNodeConfig,
+    fusion_config_from_values,
+    pipeline_config_from_values,
+    temporal_config_from_values,
+)
 
 
 def build_pipeline(values: dict[str, Any], report: Report, model: Any = None) -> tuple[DepthPipeline, MessageFeeder]:
@@ -28,6 +33,6 @@ def build_pipeline(values: dict[str, Any], report: Report, model: Any = None) ->
             raise
     config = pipeline_config_from_values(values)
     fusion = fusion_config_from_values(values)
-    pipeline = DepthPipeline(model, config, fusion)
+    pipeline = DepthPipeline(model, config, fusion, temporal_config_from_values(values))
     feeder = MessageFeeder(pipeline, report, node.camera_info_slop, fusion.radar_max_points)
     return pipeline, feeder

@@ -27,7 +27,10 @@ BENCHMARKS = {
     "models": ("depth_ros.bench.models", "torch vs ONNX Runtime for Depth Anything V2 and the compact model"),
     "nav": ("depth_ros.bench.nav", "obstacle cloud vs Open3D voxel + outlier filter, LaserScan time"),
     "map": ("depth_ros.bench.map", "TSDF map and occupancy grid from fused / network / true depth on hall and yard"),
+    "map_memory": ("depth_ros.bench.map_memory", "a 10-minute map run: block budget held, memory flat after the first minute"),
+    "temporal": ("depth_ros.bench.temporal", "temporal depth stage off / on / rotation only: consistency, AbsRel, time"),
     "soak": ("depth_ros.bench.soak", "10,000 frames through the running node: memory, latency drift, errors"),
+    "fleet": ("depth_ros.bench.fleet", "depth-ros-eval over 8 bags: Ray with 2 workers vs one after the other"),
 }
 
 

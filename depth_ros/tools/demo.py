@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from depth_ros.cli import ArgumentParser
-from depth_ros.core.errors import DepthRosError
+from depth_ros.core.errors import DepthRosError, MissingDependencyError
 from depth_ros.core.metrics import depth_metrics
 from depth_ros.datasets.rgbd import default_shared_dir, load_manifest
 from depth_ros.evaluation.preview import save_preview
@@ -34,6 +34,9 @@ from depth_ros.ros.dds import use_large_data_profile
 from depth_ros.ros.params import params_for
 from depth_ros.tools.evaluate import parse_args as eval_args
 from depth_ros.tools.simulate import main as simulate
+from depth_ros.tools.view import parse_args as view_args
+from depth_ros.view.run import run_view
+from depth_ros.view.sdk import rerun
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--manifest", default=str(shared / "data" / "rgbd" / "manifest.json") if shared else "",
                    help="RGB-D manifest for --rgbd (default: ../shared/data/rgbd/manifest.json)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the node (--rgbd)")
+    p.add_argument("--view", action="store_true",
+                   help="then show the run in 3D: Rerun's web viewer on localhost with report/demo.rrd (prints its URL, "
+                   "until Ctrl-C; needs the [view] extra, which ./demo.sh --view installs)")
     return p.parse_args(argv)
 
 
@@ -93,8 +99,29 @@ def bag_demo(args: argparse.Namespace) -> int:
     code = run_evaluation(eval_args(argv))
     print(f"preview: {out / 'report' / 'sample_0.png'}")
     print(f"RViz: rviz2 -d {config_file('depth_ros.rviz')}  (then depth-ros-play {out / 'output_bag'} --loop)")
+    rrd = demo_recording(args, bag, out / "report")
     print(f"demo finished in {time.monotonic() - started:.0f} s")
+    if args.view:
+        if rrd is None:
+            return 1
+        return run_view(view_args([str(rrd), "--web"]))
     return code
+
+
+def demo_recording(args: argparse.Namespace, bag: Path, report: Path) -> Path | None:
+    """report/demo.rrd: the sample bag through the same pipeline, in 3D for depth-ros-view (the [view] extra);
+    None, with one line saying why, without it."""
+    try:
+        rerun()
+    except MissingDependencyError as exc:
+        print(f"view: no demo.rrd: {exc}")
+        return None
+    rrd = report / "demo.rrd"
+    argv = [str(bag), "--save", str(rrd), "--model", args.model or "compact_depth", "-p", "cloud_decimation:=4"]
+    argv += ["--model-path", args.model_path] if args.model_path else []
+    run_view(view_args(argv))
+    print(f"view: depth-ros-view {rrd} --web   (or ./demo.sh --view)")
+    return rrd
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,10 @@
-"""The one-pass numba cloud kernel against the NumPy reference, byte for byte, on random inputs."""
+"""The OpenCV cloud kernel against the NumPy reference, byte for byte, on random inputs."""
 
 import numpy as np
 import pytest
 
 from depth_ros.core.camera import CameraModel
-from depth_ros.core.cloud import CloudBuilder, _fill_numpy, _new_buffer, pack_rgb_float, valid_depth, warmup
+from depth_ros.core.cloud import CloudBuilder, _fill_numpy, _new_buffer, pack_rgb_float, valid_depth
 
 PINHOLE = CameraModel(37, 23, 30.0, 31.0, 18.2, 10.7)
 PLUMB_BOB = CameraModel(37, 23, 30.0, 31.0, 18.2, 10.7, "plumb_bob", (-0.2, 0.05, 0.001, -0.002, 0.01))
@@ -106,8 +106,7 @@ def test_strided_readonly_and_other_dtype_inputs() -> None:
     _assert_same(bytes(builder.build(depth, cam, bgr[:, :, ::-1], extra).buffer), ref)
 
 
-def test_warmup_and_pack_rgb_float() -> None:
-    warmup()
+def test_pack_rgb_float() -> None:
     rgb = np.random.default_rng(1).integers(0, 256, (5, 6, 3), dtype=np.uint8)
     c = rgb.astype(np.uint32)
     expect = ((c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]).view(np.float32)

@@ -27,6 +27,7 @@ def test_depth_in_grid_and_points_out_and_the_map_saved(ros, tmp_path):
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
     from std_srvs.srv import Trigger
+    from visualization_msgs.msg import Marker
 
     from depth_ros.core.camera import CameraModel
     from depth_ros.ros.conversions import camera_info_from_model, depth_to_image, make_header, read_fields
@@ -35,9 +36,12 @@ def test_depth_in_grid_and_points_out_and_the_map_saved(ros, tmp_path):
 
     node = DepthMapNode("depth_map_node", namespace="mapgraph", parameter_overrides=[
         Parameter("save_directory", value=str(tmp_path / "maps")), Parameter("publish_period", value=0.2),
-        Parameter("grid.size", value=10.0), Parameter("grid.resolution", value=0.1)])
+        Parameter("grid.size", value=10.0), Parameter("grid.resolution", value=0.1),
+        Parameter("mesh.enabled", value=True), Parameter("mesh.period", value=0.5),
+        Parameter("mesh.max_triangles", value=500)])
     client = __import__("rclpy").create_node("mapgraph_client", namespace="mapgraph")
-    grids, clouds = [], []
+    grids, clouds, meshes = [], [], []
+    client.create_subscription(Marker, "map/mesh", meshes.append, OUTPUT_QOS)
     client.create_subscription(OccupancyGrid, "map", grids.append, MAP_QOS)
     client.create_subscription(PointCloud2, "map/points", clouds.append, OUTPUT_QOS)
     depth_pub = client.create_publisher(Image, "depth/image", 10)
@@ -72,7 +76,14 @@ def test_depth_in_grid_and_points_out_and_the_map_saved(ros, tmp_path):
             spin_until(lambda: False, 0.05)
             depth_pub.publish(depth_to_image(depth, header))
             spin_until(lambda: False, 0.2)
-        assert spin_until(lambda: node.integrated >= 3 and grids and clouds, 10), (node.integrated, node.errors)
+        assert spin_until(lambda: node.integrated >= 3 and grids and clouds and meshes, 10), (node.integrated,
+                                                                                               node.errors)
+        marker = meshes[-1]
+        assert marker.type == Marker.TRIANGLE_LIST and marker.header.frame_id == "odom"
+        corners = np.array([(p.x, p.y, p.z) for p in marker.points])
+        # Simplified to the budget, three corners per triangle, all on the wall's plane.
+        assert 10 * 3 <= len(corners) <= 500 * 3 and len(corners) % 3 == 0
+        np.testing.assert_allclose(corners[:, 0], WALL, atol=0.03)
 
         grid_msg = grids[-1]
         assert grid_msg.header.frame_id == "odom" and grid_msg.info.resolution == pytest.approx(0.1)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from graph_rig import values  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
@@ -79,6 +80,28 @@ def test_depth_points_and_info_match_the_offline_pipeline(graph_factory, rgbd_fr
     u = np.arange(640)[None, :]
     np.testing.assert_allclose(xyz["x"].reshape(480, 640), z * (u - frame.camera.cx) / frame.camera.fx,
                                rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_temporal_stage_on_the_graph(graph_factory, rgbd_frames, fastdepth_path):
+    """With temporal.enabled, a still camera (no IMU: no rotation assumed) sending the same frame: the
+    history is fused into every frame after the first, and the published depth is that frame's depth
+    (fusing equal depths changes nothing), its cloud built from it; /diagnostics says what the stage did."""
+    g = graph_factory({"temporal.enabled": True, "diagnostics_period": 0.2})
+    frame = rgbd_frames[2]
+    offline = DepthPipeline(load_model("fastdepth_tflite", path=str(fastdepth_path)), PipelineConfig()).process(
+        Frame(frame.rgb, frame.camera, 0))
+    for k in range(4):
+        stamp = 5_000_000_000 + k * 100_000_000
+        g.client.publish_frame(frame.rgb, frame.camera, stamp, frame_id="cam")
+        out = g.client.wait_for(stamp, ("depth", "points"), 15, g.executor)
+        assert out is not None, f"no output for frame {k}"
+        depth = image_to_depth_m(out.depth)
+        np.testing.assert_allclose(depth, offline.depth, rtol=1e-5, equal_nan=True)
+        z = read_fields(out.points, ("z",))["z"].reshape(depth.shape)
+        np.testing.assert_allclose(z, depth, atol=1e-6, equal_nan=True)
+    status = g.wait_diagnostic(lambda s: values(s).get("temporal", "").startswith("fused"), timeout=5)
+    assert status is not None, "no diagnostics with the temporal stage's state"
+    assert values(status)["temporal"].endswith("(no gyro)") and float(values(status)["temporal_fused"]) > 0.9
 
 
 def test_compressed_input(graph_factory, rgbd_frames):

@@ -1,7 +1,7 @@
 """`depth-ros-bench NAME --check`: the README's Performance targets, held in one place in code.
 
 The check logic on hand-made RESULT lines; the README table showing exactly those targets; and the
-benchmarks CI runs with --check (cloud, fusion, nav, real) on this machine.
+benchmarks CI runs with --check (cloud, fusion, nav, real, temporal) on this machine.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def test_the_readme_performance_table_shows_the_same_targets():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["cloud", "fusion", "nav", "real"])
+@pytest.mark.parametrize("name", ["cloud", "fusion", "nav", "real", "temporal"])
 def test_ci_benchmarks_meet_their_targets(name, shared_dir, tmp_path):
-    extra = ["--out", str(tmp_path), "--no-progress"] if name == "real" else []
+    extra = {"real": ["--out", str(tmp_path), "--no-progress"], "temporal": ["--seconds", "8"]}.get(name, [])
     run = subprocess.run([sys.executable, "-m", "depth_ros.tools.bench", name, "--check", *extra],
                          capture_output=True, text=True, timeout=600)
     missed = set(re.findall(r"^CHECK \w+: target missed: (\w+)", run.stdout, re.MULTILINE))

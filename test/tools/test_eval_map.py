@@ -44,3 +44,8 @@ def test_eval_map_scores_the_maps_and_writes_their_files(bag, tmp_path, poses, c
     assert 0 <= metrics["grid_iou_published"] <= 1
     assert (report / "map_grids.png").stat().st_size > 1000
     assert len(o3d.io.read_triangle_mesh(str(report / "map_published.ply")).vertices) > 100
+    for name in ("published", "ground_truth_depth"):  # rendered meshes: a picture with content, not a blank canvas
+        import matplotlib.pyplot as plt
+
+        image = plt.imread(report / f"map_mesh_{name}.png")
+        assert image.shape[0] > 300 and image[..., :3].std() > 0.05

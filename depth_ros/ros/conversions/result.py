@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from depth_ros.core.cloud import OrganizedCloud
-from depth_ros.core.laserscan import Scan
-from depth_ros.core.obstacles import ObstacleCloud
 from depth_ros.ros.conversions.camera_info import camera_info_from_model
 from depth_ros.ros.conversions.image import depth_to_image
 from depth_ros.ros.conversions.pointcloud2 import cloud_to_msg, points_to_msg
 from depth_ros.ros.conversions.stamps import make_header
+
+if TYPE_CHECKING:  # types only: their modules import numba, which a node without navigation outputs never loads
+    from depth_ros.core.laserscan import Scan
+    from depth_ros.core.obstacles import ObstacleCloud
 
 # Output name -> topic, relative to the node's namespace.
 RESULT_TOPICS = {"depth": "depth/image", "info": "depth/camera_info", "confidence": "depth/confidence",
