@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from depth_ros.cli import ArgumentParser, HelpFormatter
+from depth_ros.bench.scene_runs import parse_scene_runs, scene_run_parser
 from depth_ros.core.cloud import depth_to_points
 from depth_ros.core.errors import DepthRosError
 from depth_ros.mapping.mapper import DepthMapper
@@ -34,7 +34,6 @@ from depth_ros.mapping.occupancy import GridConfig
 from depth_ros.mapping.tsdf import TsdfConfig
 
 PROG = "depth-ros-bench map"
-SCENES = ("hall", "yard")
 TOLERANCE = 0.10  # m, of the F-score
 MIN_CONFIDENCE = 0.3  # depth_map_node's default tsdf.min_confidence
 
@@ -79,22 +78,11 @@ def run_scene(scene: str, seconds: float, seed: int, model: Any,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
-    p.add_argument("--seconds", type=float, default=20.0, help="length of each run")
-    p.add_argument("--seed", type=int, default=1007, help="seed of the runs (not one compact_depth was trained on)")
-    p.add_argument("--scenes", default=",".join(SCENES), help="comma-separated scenes")
-    p.add_argument("--model", default="compact_depth", help="registered model (trained on these worlds)")
-    return p
+    return scene_run_parser(PROG, __doc__.split("\n\n")[0], seed=1007)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    scenes = [s for s in args.scenes.split(",") if s]
-    if not scenes or any(s not in SCENES for s in scenes):
-        parser.error(f"--scenes must list hall and/or yard, got {args.scenes!r}")
-    if not 1.0 <= args.seconds <= 600.0:
-        parser.error(f"--seconds must be in [1, 600], got {args.seconds}")
+    args, scenes = parse_scene_runs(build_parser(), argv)
     try:
         from depth_ros.models.registry import load_model  # noqa: PLC0415
 

@@ -10,32 +10,35 @@ the ground truth's own is the floor). The stage's time is measured per 320x240 f
 Last line: ``RESULT tce_off_<scene>=<> tce_on_<scene>=<> tce_reduction_<scene>=<1 - on/off>
 absrel_off_<scene>=<> absrel_on_<scene>=<> absrel_rotation_only_<scene>=<> ... tce_reduction=<min over
 scenes> absrel_gain=<min of absrel_off - absrel_on> rotation_only_gain=<min of absrel_off - absrel_rotation_only>
-temporal_ms=<median stage time>``.
+temporal_ms=<median stage time> temporal_vs_model=<median stage time / median network time>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from depth_ros.cli import ArgumentParser, HelpFormatter
+from depth_ros.bench.scene_runs import parse_scene_runs, scene_run_parser
 from depth_ros.core.errors import DepthRosError
 from depth_ros.core.metrics import depth_metrics
 from depth_ros.core.temporal_metrics import temporal_consistency
 
 PROG = "depth-ros-bench temporal"
-SCENES = ("hall", "yard")
 VARIANTS = ("off", "on", "rotation_only")
 
 
-def score_run(seq: Any, results: list[tuple[Any, Any]]) -> dict[str, float]:
-    """Mean AbsRel and TCE (and the ground truth's TCE floor) of one pass over `seq`."""
+def score_run(seq: Any, results: Iterable[tuple[Any, Any]], times: list[tuple[float, float]]) -> dict[str, float]:
+    """Mean AbsRel and TCE (and the ground truth's TCE floor) of one pass over `seq`, scored as the frames
+    come (only the previous one is kept, as in a node); (stage, network) times are appended to `times`."""
     absrel, tce, floor = [], [], []
     prev = None
     for item, result in results:
+        if "temporal" in result.timings:
+            times.append((result.timings["temporal"], result.timings["model"]))
         absrel.append(depth_metrics(result.depth, item.depth).absrel)
         if prev is not None:
             T = item.T_world_cam.inverse() @ prev[0].T_world_cam  # previous optical frame -> current
@@ -47,8 +50,9 @@ def score_run(seq: Any, results: list[tuple[Any, Any]]) -> dict[str, float]:
     return {"absrel": float(np.nanmean(absrel)), "tce": float(np.mean(tce)), "tce_gt": float(np.mean(floor))}
 
 
-def run_scene(scene: str, seconds: float, seed: int, model: Any, out=print) -> tuple[dict[str, float], list[float]]:
-    """The three passes of one fresh run (module doc): its numbers and the stage's times (s)."""
+def run_scene(scene: str, seconds: float, seed: int, model: Any,
+              out=print) -> tuple[dict[str, float], list[tuple[float, float]]]:
+    """The three passes of one fresh run (module doc): its numbers and the (stage, network) times (s)."""
     from depth_ros.datasets.sequences import play_sequence, sequence_fusion_config  # noqa: PLC0415
     from depth_ros.pipeline.pipeline import DepthPipeline, PipelineConfig  # noqa: PLC0415
     from depth_ros.pipeline.temporal import TemporalConfig  # noqa: PLC0415
@@ -60,13 +64,11 @@ def run_scene(scene: str, seconds: float, seed: int, model: Any, out=print) -> t
     runs = {"off": (None, OdometryNoise()), "on": (TemporalConfig(enabled=True), OdometryNoise()),
             "rotation_only": (TemporalConfig(enabled=True), None)}
     result: dict[str, float] = {}
-    times: list[float] = []
+    times: list[tuple[float, float]] = []
     for name in VARIANTS:
         temporal, odometry = runs[name]
         pipeline = DepthPipeline(model, config, sequence_fusion_config(seq), temporal)
-        passes = list(play_sequence(pipeline, seq, odometry))
-        times += [r.timings["temporal"] for _, r in passes if "temporal" in r.timings]
-        s = score_run(seq, passes)
+        s = score_run(seq, play_sequence(pipeline, seq, odometry), times)
         out(f"  {scene:<5} {name:<13} AbsRel {s['absrel']:.4f}  TCE {s['tce']:.4f}  (ground truth's own {s['tce_gt']:.4f})")
         result[f"tce_{name}_{scene}"], result[f"absrel_{name}_{scene}"] = s["tce"], s["absrel"]
         result[f"tce_floor_{scene}"] = s["tce_gt"]
@@ -75,28 +77,17 @@ def run_scene(scene: str, seconds: float, seed: int, model: Any, out=print) -> t
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
-    p.add_argument("--seconds", type=float, default=20.0, help="length of each run")
-    p.add_argument("--seed", type=int, default=1011, help="seed of the runs (not one compact_depth was trained on)")
-    p.add_argument("--scenes", default=",".join(SCENES), help="comma-separated scenes")
-    p.add_argument("--model", default="compact_depth", help="registered model (trained on these worlds)")
-    return p
+    return scene_run_parser(PROG, __doc__.split("\n\n")[0], seed=1011)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    scenes = [s for s in args.scenes.split(",") if s]
-    if not scenes or any(s not in SCENES for s in scenes):
-        parser.error(f"--scenes must list hall and/or yard, got {args.scenes!r}")
-    if not 1.0 <= args.seconds <= 600.0:
-        parser.error(f"--seconds must be in [1, 600], got {args.seconds}")
+    args, scenes = parse_scene_runs(build_parser(), argv)
     try:
         from depth_ros.models.registry import load_model  # noqa: PLC0415
 
         model = load_model(args.model)
         result: dict[str, float] = {}
-        times: list[float] = []
+        times: list[tuple[float, float]] = []
         for scene in scenes:
             r, t = run_scene(scene, args.seconds, args.seed, model)
             times += t
@@ -107,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     result["tce_reduction"] = min(result[f"tce_reduction_{s}"] for s in scenes)
     result["absrel_gain"] = min(result[f"absrel_off_{s}"] - result[f"absrel_on_{s}"] for s in scenes)
     result["rotation_only_gain"] = min(result[f"absrel_off_{s}"] - result[f"absrel_rotation_only_{s}"] for s in scenes)
-    result["temporal_ms"] = 1e3 * float(np.median(times))
-    print(f"temporal stage (320x240): {result['temporal_ms']:.2f} ms per frame (median of {len(times)})")
+    stage, network = (np.array([t[k] for t in times]) for k in (0, 1))
+    result["temporal_ms"] = 1e3 * float(np.median(stage))
+    result["temporal_vs_model"] = float(np.median(stage) / np.median(network))
+    print(f"temporal stage (320x240): {result['temporal_ms']:.2f} ms per frame (median of {len(times)}), "
+          f"{result['temporal_vs_model']:.2f} of the network's time in the same frames")
     print("RESULT " + " ".join(f"{k}={v:.4f}" for k, v in result.items()))
     return 0
 

@@ -2,11 +2,12 @@
 
 `TemporalFilter.update` takes the current metric depth (NaN = none), its confidence and the camera
 motion since the previous frame (rotation R and translation t with X_cur = R X_prev + t) and returns
-the fused depth and confidence. Per pixel, in one numba pass:
+the fused depth and confidence. Per pixel (two numba kernels around an OpenCV remap):
 
 1. **Warp (backward, along the current depth).** The current pixel's point X = d * ray(u) is moved
    into the previous camera, X_prev = R^T (X - t), and projected there; the previous inverse depth is
-   sampled bilinearly at that pixel (NaN, no prior, where a neighbour has no depth). The previous
+   sampled bilinearly at that pixel (`cv2.remap`; NaN, no prior, where a neighbour has no depth or
+   the pixel is outside the image), its variance at the nearest pixel. The previous
    surface point on that ray, X_prev * d_prev / z_prev, moved into the current camera, has depth
    ``z_w = d_prev / z_prev * (d - t_z) + t_z``: the previous depth as seen from here. Lens
    distortion: the pixel offset between the two rays is mapped with the focal lengths (exact for a
@@ -103,8 +104,8 @@ class TemporalSettings:
 class TemporalOutput:
     depth: np.ndarray  # float32 metres, NaN = none
     confidence: np.ndarray  # float32 0..1
-    status: np.ndarray  # uint8 per pixel: NO_DEPTH, CURRENT (no prior), FUSED, REJECTED (gate)
-    warped: np.ndarray  # float32: the previous depth seen from the current camera (NaN where none)
+    status: np.ndarray  # uint8 per pixel: NO_DEPTH, CURRENT (no prior), FUSED, REJECTED (gate); until the next update
+    warped: np.ndarray  # float32: the previous depth seen from the current camera (NaN where none); ditto
     fused_share: float  # of the pixels with depth
     rejected_share: float  # of the pixels that had a prior
     reset: str = ""  # why the history was dropped at this frame ("" = it was not)
@@ -118,6 +119,7 @@ class TemporalFilter:
         self._state: tuple[np.ndarray, np.ndarray] | None = None  # fused inverse depth (NaN = none), variance
         self._camera: CameraModel | None = None
         self._grid: tuple[np.ndarray, ...] = ()
+        self._work: _Work | None = None
         self.stamp_ns: int | None = None
         self.resets = 0
 
@@ -147,36 +149,38 @@ class TemporalFilter:
         if self._camera is None or self._camera != camera:
             reason = "camera changed" if self._state is not None else ""
             self._camera, self._grid, self._state = camera, _pixel_grid(camera), None
+            self._work = _Work(depth.shape)
         if self._state is not None and motion is None:
             reason = "no motion estimate"
         s = self.settings
-        h, w = depth.shape
         f32 = np.float32
+        work = self._work
+        rx, ry = self._grid
+        R, t = (motion.R, motion.t) if motion is not None else (np.eye(3), np.zeros(3))
+        rotation, translation = tuple(f32(r) for r in R.ravel()), tuple(f32(v) for v in t)
         if self._state is not None and motion is not None:
-            rx, ry, uu, vv = self._grid
-            R, t = motion.R, motion.t
-            map_u, map_v, z_prev = np.empty_like(depth), np.empty_like(depth), np.empty_like(depth)
-            _maps_kernel()(depth, rx, ry, uu, vv, f32(camera.fx), f32(camera.fy), *(f32(r) for r in R.ravel()),
-                           f32(t[0]), f32(t[1]), f32(t[2]), map_u, map_v, z_prev)
-            xs, vs = (cv2.remap(a, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                      for a in self._state)
-            tz, var_t = f32(t[2]), f32(motion.translation_sigma ** 2)
+            _maps_kernel()(depth, rx, ry, f32(camera.fx), f32(camera.fy), *rotation, *translation, work.map_u, work.map_v)
+            # Inverse depth bilinear; its variance from the nearest pixel (it varies slowly, and a third
+            # of the remap's time is saved).
+            for src, dst, how in zip(self._state, (work.xs, work.vs), (cv2.INTER_LINEAR, cv2.INTER_NEAREST)):
+                cv2.remap(src, work.map_u, work.map_v, how, dst=dst, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+            xs, vs, var_t = work.xs, work.vs, f32(motion.translation_sigma ** 2)
         else:
-            xs = vs = np.full((h, w), np.nan, np.float32)
-            z_prev, tz, var_t = depth, f32(0.0), f32(0.0)
-        state = (np.empty_like(depth), np.empty_like(depth))
-        d_out, c_out, warped = np.empty_like(depth), np.empty_like(depth), np.empty_like(depth)
-        status = np.empty((h, w), np.uint8)
-        _fuse_kernel()(depth, conf, xs, vs, z_prev, tz, var_t, f32(s.sigma), f32(1.0 / s.memory), f32(s.gate ** 2),
-                       *state, d_out, c_out, warped, status)
+            xs = vs = work.none
+            var_t = f32(0.0)
+        state = work.next_state()
+        # depth and confidence go out with the result (callers keep them): fresh arrays every frame.
+        d_out, c_out, warped, status = np.empty_like(depth), np.empty_like(depth), work.warped, work.status
+        filter_constants = (f32(s.sigma), f32(1.0 / s.memory), f32(s.gate ** 2))
+        _fuse_kernel()(depth, conf, xs, vs, rx, ry, rotation[2], rotation[5], rotation[8], *translation, var_t,
+                       *filter_constants, *state, d_out, c_out, warped, status)
         n_depth = depth.size - int(np.count_nonzero(status == NO_DEPTH))
         n_fused, n_rejected = int(np.count_nonzero(status == FUSED)), int(np.count_nonzero(status == REJECTED))
         n_prior = n_fused + n_rejected
         if n_prior and n_rejected > s.reset_share * n_prior:
             reason = f"{n_rejected / n_prior:.0%} of the warped pixels disagree: unexplained motion"
-            none = np.full((h, w), np.nan, np.float32)
-            _fuse_kernel()(depth, conf, none, none, depth, f32(0.0), f32(0.0), f32(s.sigma), f32(1.0 / s.memory),
-                           f32(s.gate ** 2), *state, d_out, c_out, warped, status)
+            _fuse_kernel()(depth, conf, work.none, work.none, rx, ry, rotation[2], rotation[5], rotation[8],
+                           *translation, f32(0.0), *filter_constants, *state, d_out, c_out, warped, status)
             n_fused = 0
         if reason:
             self.resets += 1
@@ -185,13 +189,29 @@ class TemporalFilter:
                               n_rejected / max(n_prior, 1), reason)
 
 
-def _pixel_grid(camera: CameraModel) -> tuple[np.ndarray, ...]:
-    """Rays (x/z, y/z) and pixel coordinates of every pixel, float32 (H, W) each."""
+class _Work:
+    """The filter's working arrays for one image size, reused frame after frame (fresh arrays of this
+    size cost more in page faults than the kernels' work); the state alternates between two pairs."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        f = np.float32
+        self.map_u, self.map_v, self.xs, self.vs, self.warped = (np.empty(shape, f) for _ in range(5))
+        self.status = np.empty(shape, np.uint8)
+        self.none = np.full(shape, np.nan, f)  # "no prior" for a frame that starts over
+        self._states = [(np.empty(shape, f), np.empty(shape, f)) for _ in range(2)]
+        self._next = 0
+
+    def next_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pair the kernel writes this frame (the other pair holds the history it reads)."""
+        self._next ^= 1
+        return self._states[self._next]
+
+
+def _pixel_grid(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
+    """The camera's rays (x/z, y/z) as float32: (1, W) and (H, 1) for a pinhole camera (less memory to
+    stream through every frame), (H, W) each with distortion."""
     r = camera.rays
-    shape = (camera.height, camera.width)
-    uu, vv = np.meshgrid(np.arange(camera.width, dtype=np.float32), np.arange(camera.height, dtype=np.float32))
-    return (np.ascontiguousarray(np.broadcast_to(r.x, shape), dtype=np.float32),
-            np.ascontiguousarray(np.broadcast_to(r.y, shape), dtype=np.float32), uu, vv)
+    return np.ascontiguousarray(r.x, dtype=np.float32), np.ascontiguousarray(r.y, dtype=np.float32)
 
 
 # Kernels: numba is imported and they are compiled (or loaded from numba's cache) on first use, so a
@@ -215,36 +235,45 @@ def _fuse_kernel():
     return numba.njit(cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy")(_fuse)
 
 
-def _maps(depth, rx, ry, uu, vv, fx, fy, r00, r01, r02, r10, r11, r12, r20, r21, r22, t0, t1, t2,
-          map_u, map_v, z_prev):  # pragma: no cover - compiled
-    """Where each pixel's point lies in the previous image, and its depth there (module doc, step 1)."""
+def _maps(depth, rx, ry, fx, fy, r00, r01, r02, r10, r11, r12, r20, r21, r22, t0, t1, t2,
+          map_u, map_v):  # pragma: no cover - compiled
+    """Where each pixel's point lies in the previous image (module doc, step 1): the remap's maps."""
     h, w = depth.shape
+    full_x, full_y = rx.shape[0] > 1, ry.shape[1] > 1  # separable rays (pinhole) or a full grid
+    # Landings in the outer half pixel are clamped to the last pixel centres, 1/32 px inside (the remap's
+    # interpolation step), so that both taps lie in the image; farther out the map points outside
+    # (the remap's NaN border: no prior).
+    u_max, v_max = np.float32(w - 1 - 1 / 32), np.float32(h - 1 - 1 / 32)
+    zero, outside = np.float32(0.0), np.float32(-10.0)
     for v in range(h):
         for u in range(w):
             d = depth[v, u]
-            ax = rx[v, u] * d - t0
-            ay = ry[v, u] * d - t1
+            rxv = rx[v, u] if full_x else rx[0, u]
+            ryv = ry[v, u] if full_y else ry[v, 0]
+            ax = rxv * d - t0
+            ay = ryv * d - t1
             az = d - t2
             pz = r02 * ax + r12 * ay + r22 * az
             ipz = np.float32(1.0) / pz
-            mu = uu[v, u] + fx * ((r00 * ax + r10 * ay + r20 * az) * ipz - rx[v, u])
-            mv = vv[v, u] + fy * ((r01 * ax + r11 * ay + r21 * az) * ipz - ry[v, u])
-            # Inside the previous image (pixel centres at integers): the remap's replicated border
-            # covers the outer half pixel; farther out there is no prior (z_prev NaN).
+            mu = u + fx * ((r00 * ax + r10 * ay + r20 * az) * ipz - rxv)
+            mv = v + fy * ((r01 * ax + r11 * ay + r21 * az) * ipz - ryv)
             ok = d > 0 and pz > np.float32(1e-6) and mu > -0.5 and mv > -0.5 and mu < w - 0.5 and mv < h - 0.5
-            map_u[v, u] = mu if ok else np.float32(-1.0)
-            map_v[v, u] = mv if ok else np.float32(-1.0)
-            z_prev[v, u] = pz if ok else np.nan
+            map_u[v, u] = min(max(mu, zero), u_max) if ok else outside
+            map_v[v, u] = min(max(mv, zero), v_max) if ok else outside
 
 
-def _fuse(depth, conf, xs_map, vs_map, z_prev, tz, var_t, sigma, inv_memory, gate2,
+def _fuse(depth, conf, xs_map, vs_map, rx, ry, r02, r12, r22, t0, t1, tz, var_t, sigma, inv_memory, gate2,
           x_out, v_out, d_out, c_out, warped, status):  # pragma: no cover - compiled
     """Filter step per pixel (module doc, steps 2-3): measurement vs warped prior (NaN = none)."""
     h, w = depth.shape
     one = np.float32(1.0)
+    full_x, full_y = rx.shape[0] > 1, ry.shape[1] > 1
     for v in range(h):
         for u in range(w):
             d = depth[v, u]
+            rxv = rx[v, u] if full_x else rx[0, u]
+            ryv = ry[v, u] if full_y else ry[v, 0]
+            z_prev = r02 * (rxv * d - t0) + r12 * (ryv * d - t1) + r22 * (d - tz)  # the point's depth there
             has_depth = d > 0
             c = conf[v, u]
             c = c if c > np.float32(MIN_CONFIDENCE) else np.float32(MIN_CONFIDENCE)
@@ -252,7 +281,7 @@ def _fuse(depth, conf, xs_map, vs_map, z_prev, tz, var_t, sigma, inv_memory, gat
             sm = sigma * xm / c
             vm = sm * sm
             xs = xs_map[v, u]
-            zw = (d - tz) / (z_prev[v, u] * xs) + tz
+            zw = (d - tz) / (z_prev * xs) + tz
             xw = one / zw
             q = xw / xs
             q2 = q * q

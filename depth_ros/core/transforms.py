@@ -152,16 +152,22 @@ def matrix_to_rpy(R: np.ndarray) -> tuple[float, float, float]:
 
 def so3_exp(rotvec: Sequence[float] | np.ndarray) -> np.ndarray:
     """Rotation vector (axis * angle, radians) -> rotation matrix (Rodrigues)."""
-    w = _as_vector(rotvec, 3, "rotation vector")
-    theta2 = float(w @ w)
-    K = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
-    if theta2 < 1e-12:
-        # Taylor terms keep the result orthonormal to machine precision for tiny angles.
-        a, b = 1.0 - theta2 / 6.0, 0.5 - theta2 / 24.0
-    else:
-        theta = np.sqrt(theta2)
-        a, b = np.sin(theta) / theta, (1.0 - np.cos(theta)) / theta2
-    return np.eye(3) + a * K + b * (K @ K)
+    return so3_exp_batch(_as_vector(rotvec, 3, "rotation vector")[None])[0]
+
+
+def so3_exp_batch(rotvecs: np.ndarray) -> np.ndarray:
+    """(N, 3) rotation vectors -> (N, 3, 3) rotation matrices (Rodrigues), all at once."""
+    w = np.asarray(rotvecs, dtype=np.float64).reshape(-1, 3)
+    theta2 = np.einsum("ij,ij->i", w, w)
+    K = np.zeros((len(w), 3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -w[:, 2], w[:, 1], -w[:, 0]
+    K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = w[:, 2], -w[:, 1], w[:, 0]
+    # Taylor terms for tiny angles keep the result orthonormal to machine precision.
+    small = theta2 < 1e-12
+    theta = np.sqrt(np.where(small, 1.0, theta2))
+    a = np.where(small, 1.0 - theta2 / 6.0, np.sin(theta) / theta)
+    b = np.where(small, 0.5 - theta2 / 24.0, (1.0 - np.cos(theta)) / np.where(small, 1.0, theta2))
+    return np.eye(3) + a[:, None, None] * K + b[:, None, None] * (K @ K)
 
 
 def so3_log(R: np.ndarray) -> np.ndarray:

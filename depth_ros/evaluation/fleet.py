@@ -253,13 +253,26 @@ def run_on_ray(jobs: list[BagJob], threads: int, workers: int | None, address: s
     ray = ray_module(RAY_FEATURE)
     started = time.perf_counter()
     owned = not ray.is_initialized()
+    local = owned and address is None
     if owned:
-        _ray_init(ray, address, (workers or 0) * threads)
+        # A local instance's workers inherit this environment: the thread limits need no runtime
+        # environment then (whose set-up costs each worker seconds of start-up).
+        saved = {name: os.environ.get(name) for name in THREAD_ENV}
+        if local:
+            os.environ.update({name: str(threads) for name in THREAD_ENV})
+        try:
+            _ray_init(ray, address, (workers or 0) * threads)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     dispatched = time.perf_counter()
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         n = max(1, min(workers or max(1, cpus // threads), len(jobs)))
-        outcomes = _dispatch(ray, jobs, n, threads, on_outcome)
+        outcomes = _dispatch(ray, jobs, n, threads, on_outcome, inherit_env=local)
         finished = time.perf_counter()
     finally:
         if owned:
@@ -282,12 +295,16 @@ def _ray_init(ray: Any, address: str | None, cpus_wanted: int) -> None:
         raise DepthRosError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {_one_line(exc)}") from exc
 
 
-def _dispatch(ray: Any, jobs: list[BagJob], n: int, threads: int, on_outcome: Callable[[BagOutcome], None]) -> list:
-    """Keep `n` actors busy, one bag each at a time, until every job has an outcome (input order)."""
+def _dispatch(ray: Any, jobs: list[BagJob], n: int, threads: int, on_outcome: Callable[[BagOutcome], None],
+              inherit_env: bool = False) -> list:
+    """Keep `n` actors busy, one bag each at a time, until every job has an outcome (input order).
+    `inherit_env`: the workers inherit the thread limits (a local instance started here)."""
     env = {name: str(threads) for name in THREAD_ENV}
     actor_class = ray.remote(num_cpus=threads)(RemoteBagWorker)
 
     def new_actor() -> Any:
+        if inherit_env:
+            return actor_class.remote(threads)
         return actor_class.options(runtime_env={"env_vars": env}).remote(threads)
 
     idle = [new_actor() for _ in range(n)]

@@ -144,26 +144,16 @@ def _depth_range(args: argparse.Namespace) -> tuple[float, float]:
     return float(values["min_depth"]), float(values["max_depth"])
 
 
-def parse_remaps(items: list[str]) -> dict[str, str]:
-    """FROM:=TO pairs (-r/--remap) as a dict; the names are the node's relative topic names."""
-    out = {}
-    for item in items:
-        src, sep, dst = item.partition(":=")
-        if not sep or not src or not dst:
-            raise InvalidInputError(f"--remap expects FROM:=TO, got {item!r}")
-        out[src] = dst
-    return out
-
-
 def _live(args: argparse.Namespace) -> int:
     """A running node's topics until Ctrl-C, --duration or --max-frames."""
     if args.source:
         raise InvalidInputError("--live takes no BAG: it subscribes to a running node's topics")
-    from depth_ros.ros.view_subscriber import run_view_subscriber  # noqa: PLC0415 - rclpy only for --live
+    from depth_ros.ros.bag_player import parse_remap  # noqa: PLC0415 - rclpy only for --live
+    from depth_ros.ros.view_subscriber import run_view_subscriber  # noqa: PLC0415
 
     values = _node_values(args, args.node or LIVE_NODE)
     T_cam_radar = fusion_config_from_values(values).T_cam_radar
-    remaps = parse_remaps(args.remap)
+    remaps = parse_remap(args.remap)
     errors: dict[str, int] = {}
     with _Output(args) as out:
         recorder = ViewRecorder(out.stream, (float(values["min_depth"]), float(values["max_depth"])), args.odom)

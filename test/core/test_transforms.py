@@ -14,6 +14,7 @@ from depth_ros.core.transforms import (
     quat_to_matrix,
     rpy_to_matrix,
     so3_exp,
+    so3_exp_batch,
     so3_log,
 )
 
@@ -86,6 +87,12 @@ def test_so3_exp_log_match_scipy():
     for w in rv:
         np.testing.assert_allclose(so3_exp(w), Rotation.from_rotvec(w).as_matrix(), atol=1e-12)
         np.testing.assert_allclose(so3_log(so3_exp(w)), w, atol=1e-9)
+
+
+def test_so3_exp_batch_matches_scipy_with_tiny_and_large_angles_mixed():
+    rv = np.concatenate([_random_rotations().as_rotvec(), [[0.0, 0.0, 0.0], [1e-9, 0.0, 0.0], [0.0, 3.1, 0.0]]])
+    np.testing.assert_allclose(so3_exp_batch(rv), Rotation.from_rotvec(rv).as_matrix(), atol=1e-12)
+    assert so3_exp_batch(np.empty((0, 3))).shape == (0, 3, 3)
 
 
 @pytest.mark.parametrize("scale", [0.0, 1e-10, 1e-6, np.pi - 1e-6])

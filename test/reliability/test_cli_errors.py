@@ -2,7 +2,7 @@
 line on stderr that names the file, no Python traceback, and nothing on stdout claiming success.
 
 Tools (setup.py console_scripts): depth_node, radar_depth_node, depth-ros-play, depth-ros-record,
-depth-ros-simulate, depth-ros-demo, depth-ros-bench, depth-ros-eval, depth-ros-export; depth-ros-models
+depth-ros-simulate, depth-ros-demo, depth-ros-bench, depth-ros-eval, depth-ros-export, depth-ros-view; depth-ros-models
 reads no files.
 """
 
@@ -27,7 +27,7 @@ PROGRESS = re.compile(r"\d+%\|")
 SUCCESS = {"depth-ros-play": ("loops:",), "depth-ros-record": ("bag: ",), "depth-ros-simulate": ("wrote ",),
            "depth-ros-demo": ("demo finished", "preview:"), "depth-ros-bench": ("RESULT",),
            "depth-ros-eval": ("report:", "metrics:"), "depth-ros-export": ("exported ", "load it with"),
-           "depth-ros-train": ("epochs done",), "depth-ros-eval-compact": ("RESULT",)}
+           "depth-ros-train": ("epochs done",), "depth-ros-eval-compact": ("RESULT",), "depth-ros-view": (" frames -> ",)}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,11 @@ CASES = {
     "eval-truncated-model": ("depth-ros-eval", "--no-progress {d}/bag --report {d}/r4 --model fastdepth_tflite "
                              "--model-path {d}/truncated.tflite", "{d}/truncated.tflite"),
     "eval-garbage-yaml": ("depth-ros-eval", "--no-progress {d}/bag --report {d}/r5 --params {d}/garbage.yaml",
+                          "{d}/garbage.yaml"),
+    "view-missing-bag": ("depth-ros-view", "--no-progress {d}/nowhere.mcap --save {d}/v1.rrd", "{d}/nowhere.mcap"),
+    "view-truncated-bag": ("depth-ros-view", "--no-progress {d}/truncated.mcap --save {d}/v2.rrd",
+                           "{d}/truncated.mcap"),
+    "view-garbage-yaml": ("depth-ros-view", "--no-progress {d}/bag --save {d}/v3.rrd --params {d}/garbage.yaml",
                           "{d}/garbage.yaml"),
     # manifests, models and sample bags of the other tools
     "simulate-missing-manifest": ("depth-ros-simulate", "--no-progress --from-rgbd {d}/nowhere.json --out {d}/s1",
