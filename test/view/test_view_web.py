@@ -3,6 +3,7 @@ Chromium (Debian's chromium, installed by the test setup), screenshot checked to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -63,9 +64,11 @@ def test_the_web_viewer_shows_the_recording_in_chromium(view_rrd):
     from depth_ros.view.viewer import free_port
 
     port = free_port()
+    # Its own process group, so that Ctrl-C reaches depth-ros-view and the Rerun server it started, as in a
+    # terminal, and nothing of it outlives the test.
     server = subprocess.Popen([sys.executable, "-m", "depth_ros.tools.view", str(view_rrd), "--web", "--web-port",
                                str(port), "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "DISPLAY": ""})
+                              env={**os.environ, "DISPLAY": ""}, start_new_session=True)
     try:
         url = None
         deadline = time.monotonic() + 60
@@ -98,12 +101,14 @@ def test_the_web_viewer_shows_the_recording_in_chromium(view_rrd):
         SCREENSHOT.write_bytes(png)
         assert ok, f"the viewer shows no data after {LOAD_TIMEOUT_S:.0f} s: {stats}; see {SCREENSHOT}"
     finally:
-        server.send_signal(signal.SIGINT)
+        os.killpg(server.pid, signal.SIGINT)
         try:
             server.wait(15)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # whatever of the group is left
     assert server.returncode in (0, 130, -signal.SIGINT), server.returncode
 
 
