@@ -121,7 +121,6 @@ class TemporalFilter:
         self._grid: tuple[np.ndarray, ...] = ()
         self._work: _Work | None = None
         self.stamp_ns: int | None = None
-        self.resets = 0
 
     @property
     def has_state(self) -> bool:
@@ -141,15 +140,14 @@ class TemporalFilter:
         depth = np.ascontiguousarray(depth, dtype=np.float32)
         if depth.shape != (camera.height, camera.width):
             raise InvalidInputError(f"depth is {depth.shape}, camera is {camera.width}x{camera.height}")
-        conf = (np.ones_like(depth) if confidence is None
-                else np.ascontiguousarray(confidence, dtype=np.float32))
-        if conf.shape != depth.shape:
-            raise InvalidInputError(f"confidence is {conf.shape}, depth is {depth.shape}")
         reason = ""
         if self._camera is None or self._camera != camera:
             reason = "camera changed" if self._state is not None else ""
             self._camera, self._grid, self._state = camera, _pixel_grid(camera), None
             self._work = _Work(depth.shape)
+        conf = self._work.ones if confidence is None else np.ascontiguousarray(confidence, dtype=np.float32)
+        if conf.shape != depth.shape:
+            raise InvalidInputError(f"confidence is {conf.shape}, depth is {depth.shape}")
         if self._state is not None and motion is None:
             reason = "no motion estimate"
         s = self.settings
@@ -182,8 +180,6 @@ class TemporalFilter:
             _fuse_kernel()(depth, conf, work.none, work.none, rx, ry, rotation[2], rotation[5], rotation[8],
                            *translation, f32(0.0), *filter_constants, *state, d_out, c_out, warped, status)
             n_fused = 0
-        if reason:
-            self.resets += 1
         self._state, self.stamp_ns = state, int(stamp_ns)
         return TemporalOutput(d_out, c_out, status, warped, n_fused / max(n_depth, 1),
                               n_rejected / max(n_prior, 1), reason)
@@ -198,6 +194,7 @@ class _Work:
         self.map_u, self.map_v, self.xs, self.vs, self.warped = (np.empty(shape, f) for _ in range(5))
         self.status = np.empty(shape, np.uint8)
         self.none = np.full(shape, np.nan, f)  # "no prior" for a frame that starts over
+        self.ones = np.ones(shape, f)  # the confidence of a depth that comes without one
         self._states = [(np.empty(shape, f), np.empty(shape, f)) for _ in range(2)]
         self._next = 0
 
