@@ -18,6 +18,7 @@ from depth_ros.pipeline.param_schema import CONVERTED, config_from_values, param
 from depth_ros.pipeline.pipeline import PipelineConfig
 from depth_ros.pipeline.temporal import TemporalConfig
 from depth_ros.ros.params import (
+    DEPTH_NODE_DEFAULTS,
     DEPTH_NODE_PARAMS,
     FUSION_PARAMS,
     NAV_PARAMS,
@@ -67,13 +68,19 @@ def test_every_config_parameter_is_declared_once_by_both_nodes():
             missing = held - {None} - set(names)
             assert not missing, f"{cls.__name__} holds parameters {node} does not declare: {missing}"
     assert {p.name for p in ros_params(PipelineConfig)} <= {p.name for p in DEPTH_NODE_PARAMS}
-    assert params_for("depth_node") == DEPTH_NODE_PARAMS + FUSION_PARAMS + TEMPORAL_PARAMS + NAV_PARAMS
+    tables = DEPTH_NODE_PARAMS + FUSION_PARAMS + TEMPORAL_PARAMS + NAV_PARAMS
+    # depth_node's table is the configs' own, but for its few own defaults (as the radar node has more).
+    assert [p.name for p in params_for("depth_node")] == [p.name for p in tables]
+    changed = {p.name for p, q in zip(params_for("depth_node"), tables) if p != q}
+    assert changed == set(DEPTH_NODE_DEFAULTS) == {"flip_average"}
     assert set(RADAR_NODE_DEFAULTS) <= {p.name for p in params_for("depth_node")}
 
 
 def test_node_defaults_give_the_dataclass_defaults():
-    """Converted fields (extrinsics, height band, mounting) too: the parameter defaults mean the same."""
-    values = resolve_values("depth_node", {})
+    """Converted fields (extrinsics, height band, mounting) too: the parameter defaults mean the same (but for
+    depth_node's own defaults, which the config's field takes from its value)."""
+    values = {**resolve_values("depth_node", {}), **{k: not v for k, v in DEPTH_NODE_DEFAULTS.items()}}
+    assert all(isinstance(v, bool) for v in DEPTH_NODE_DEFAULTS.values())
     for cls, build in BUILDERS.items():
         built, plain = build(values), cls()
         for f in dataclasses.fields(cls):

@@ -2,7 +2,8 @@
 
 For each frame of an RGB-D manifest (default ../shared/data/rgbd; ``--manifest`` for your own frames in
 the same format) and each model whose weights ship in the package, one fresh pipeline per mode
-(the same object the nodes run):
+(the same object the nodes run, with the pipeline settings of the node that runs the mode: radar modes
+the radar node's, the others depth_node's, e.g. its mirrored-image average):
 
 * ``alone``: the network's own metres (metric models only), range-limited like the node;
 * ``ground``: + IMU ground plane: gravity and camera height taken from the floor plane of the frame's
@@ -119,10 +120,18 @@ def shipped_models() -> list[str]:
     return out
 
 
-def node_default_model(node: str) -> str:
-    """The ``model`` parameter default of an executable."""
+def node_default(node: str, name: str = "model") -> Any:
+    """A parameter's default in an executable (``model`` unless named)."""
 
-    return {p.name: p.default for p in params_for(node)}["model"]
+    return {p.name: p.default for p in params_for(node)}[name]
+
+
+def mode_config(mode: str, max_depth: float) -> PipelineConfig:
+    """The pipeline settings of the node that runs ``mode``: radar modes the radar node's, others depth_node's."""
+
+    node = "radar_depth_node" if mode.startswith("radar") else "depth_node"
+    return PipelineConfig(min_depth=MIN_DEPTH, max_depth=max_depth, flip_average=node_default(node, "flip_average"),
+                          focal_normalise=node_default(node, "focal_normalise"))
 
 
 def _score(depth: np.ndarray, gt: np.ndarray, max_depth: float) -> tuple[float, float, float]:
@@ -149,7 +158,7 @@ def run_frame(model: Any, frame: Any, mode: str, gt: np.ndarray, max_depth: floa
 
     stamp = 1_000_000_000
     metric = model.spec.output_kind is OutputKind.METRIC
-    config = PipelineConfig(min_depth=MIN_DEPTH, max_depth=max_depth)
+    config = mode_config(mode, max_depth)
     scan = None
     if mode.startswith("radar"):
         sim, _ = simulated_radar_points(frame, np.random.default_rng([seed, index]), depth=gt, stamp_ns=stamp)
@@ -295,7 +304,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
         f"{args.seeds} radar draws per frame")
     markdown = table(rows, names, sets, out)
 
-    depth_default, radar_default = node_default_model("depth_node"), node_default_model("radar_depth_node")
+    depth_default, radar_default = node_default("depth_node"), node_default("radar_depth_node")
     alone = {n: mean_of(rows, model=n, mode="alone") for n in names}
     alone = {n: v for n, v in alone.items() if math.isfinite(v)}
     fused = {n: mean_of(rows, model=n, mode="radar_spatial") for n in names}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from depth_ros.core.errors import InvalidInputError, UnknownModelError
 from depth_ros.models import compact_spec, radar_fusion_spec, tcmonodepth_spec
 from depth_ros.models.base import DepthModel
+from depth_ros.models.focal import FASTDEPTH_TRAIN_FOCAL
 from depth_ros.models.spec import ModelSpec, OutputKind
 from depth_ros.package_data import package_path
 
@@ -86,8 +87,10 @@ def _builtin_specs() -> list[tuple[ModelSpec, Factory]]:
     specs: list[tuple[ModelSpec, Factory]] = [
         (ModelSpec("fastdepth_tflite", "tflite", OutputKind.METRIC, 10.0, (224, 224),
                    env_subpath="fastdepth_224_int8/fast_depth_224.tflite", default_path=str(FASTDEPTH_FILE),
+                   train_focal=FASTDEPTH_TRAIN_FOCAL,
                    description="FastDepth (MobileNet + NNConv5), NYU Depth V2, full-int8 TFLite, raw uint8 "
-                               "input; clipped to the NYU range of 10 m (the int8 output spans 0..18.3 m)"),
+                               "input; clipped to the NYU range of 10 m (the int8 output spans 0..18.3 m); "
+                               "metres scaled to the camera's focal length"),
          _TFLITE),
         (ModelSpec("dpt_large", "transformers", OutputKind.RELATIVE_INVERSE, 20.0, (384, 384), mean=HALF, std=HALF,
                    resample="bicubic", hub_id="Intel/dpt-large", env_subpath="dpt_large",

@@ -22,6 +22,7 @@ Resize rules, chosen by the fields below (h, w is the input image size):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,9 @@ class ModelSpec:
       env_subpath: path relative to ``$DEPTH_ROS_MODEL_DIR`` looked at when no path is given.
       transformers_class: class in ``transformers`` whose ``from_pretrained`` loads the weights;
         the Auto class picks the concrete class from ``config.json``.
+      train_focal: (fx, fy) of the training camera in network-input pixels, for a metric model
+        trained at one camera: the pipeline scales its depth by the frame's focal length in those
+        pixels over this (`depth_ros.models.focal`); None: no such scaling.
     """
 
     name: str
@@ -75,6 +79,7 @@ class ModelSpec:
     output_scale: float = 1.0
     env_subpath: str | None = None
     transformers_class: str = "AutoModelForDepthEstimation"
+    train_focal: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.output_kind, OutputKind):
@@ -97,6 +102,10 @@ class ModelSpec:
             raise InvalidInputError(f"{self.name}: input_channels must be 3 or 4, got {self.input_channels}")
         if self.resample not in RESAMPLE_MODES:
             raise InvalidInputError(f"{self.name}: resample must be one of {RESAMPLE_MODES}, got {self.resample!r}")
+        if self.train_focal is not None:
+            if len(self.train_focal) != 2 or not all(math.isfinite(f) and f > 0 for f in self.train_focal):
+                raise InvalidInputError(f"{self.name}: train_focal must be two focal lengths > 0, got {self.train_focal}")
+            object.__setattr__(self, "train_focal", (float(self.train_focal[0]), float(self.train_focal[1])))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
 
@@ -119,6 +128,7 @@ class ModelSpec:
         out["input_size"] = list(self.input_size) if self.input_size is not None else None
         out["mean"] = list(self.mean)
         out["std"] = list(self.std)
+        out["train_focal"] = list(self.train_focal) if self.train_focal is not None else None
         return out
 
     @classmethod
@@ -137,7 +147,7 @@ class ModelSpec:
             raise InvalidInputError(
                 f"output_kind must be one of {[k.value for k in OutputKind]}, got {values['output_kind']!r}"
             ) from None
-        for key in ("input_size", "mean", "std"):
+        for key in ("input_size", "mean", "std", "train_focal"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         try:

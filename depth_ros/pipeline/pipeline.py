@@ -20,6 +20,7 @@ from depth_ros.core.imu import ImuReading
 from depth_ros.core.output_kind import OutputKind
 from depth_ros.core.radar import RadarProjection, RadarScan
 from depth_ros.core.transforms import RigidTransform
+from depth_ros.models.focal import focal_scale
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
 from depth_ros.pipeline.param_schema import param
 from depth_ros.pipeline.temporal import TemporalConfig, TemporalStage
@@ -37,6 +38,13 @@ class PipelineConfig:
     cloud_rgb: bool = param(True, "cloud_rgb", "Colour the cloud (xyzrgb, point_step 32) instead of xyz (16).")
     cloud_confidence: bool = param(False, "cloud_confidence",
                                    "Add a float32 'confidence' field to the cloud (in depth_image_proc's padding).")
+    focal_normalise: bool = param(True, "focal_normalise",
+                                  "Scale a metric network's depth by the camera's focal length over that of its "
+                                  "training camera (models that declare one: FastDepth), so a wider or narrower "
+                                  "lens than the training one does not bias its metres.")
+    flip_average: bool = param(False, "flip_average",
+                               "Also run the network on the mirrored image and average the two (geometric mean of "
+                               "metric depth, mean of relative output): less error, twice the network's time.")
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.min_depth < self.max_depth):
@@ -155,20 +163,27 @@ class DepthPipeline:
             )
         t0 = time.perf_counter()
         model_s = 0.0
+        spec = self.model.spec
+        metric = self.model_is_metric
+        focal = focal_scale(spec, frame.camera, *rgb.shape[:2]) if metric and self.config.focal_normalise else 1.0
+        model_conf = None
 
         def predict(prior: np.ndarray | None) -> np.ndarray:
-            nonlocal model_s
+            nonlocal model_s, model_conf
             start = time.perf_counter()
             raw = self.model.predict(rgb, prior)
-            model_s = time.perf_counter() - start
             check_model_output(raw, rgb.shape[:2])
+            model_conf = getattr(self.model, "last_confidence", None)
+            if self.config.flip_average:
+                raw, model_conf = self._flip_average(rgb, prior, raw, model_conf, metric)
+            if focal != 1.0:
+                raw = raw * np.float32(focal)
+            model_s = time.perf_counter() - start
             return raw
 
-        spec = self.model.spec
         out = self.fusion.process(predict, spec.output_kind, frame.camera, frame.stamp_ns, rgb.shape[:2],
                                   with_prior=spec.input_channels == 4,
-                                  saturation_depth=spec.max_depth if self.model_is_metric else None)
-        model_conf = getattr(self.model, "last_confidence", None)
+                                  saturation_depth=spec.max_depth * focal if metric else None)
         depth = out.depth if out.metric else relative_inverse_to_relative_depth(out.depth)
         confidence = out.confidence if out.confidence is not None else model_conf
         temporal_s = None
@@ -178,12 +193,27 @@ class DepthPipeline:
         result = DepthResult(depth, out.metric, frame.stamp_ns, frame.frame_id, frame.camera,
                              confidence=confidence, scale_source=out.source, info=out.info, raw=out.raw,
                              gravity=out.gravity, radar=out.radar, radar_used=out.radar_used)
+        if focal != 1.0:
+            result.info["focal_scale"] = round(focal, 4)
         total = time.perf_counter() - t0
         result.timings = {f"model_{k}": v for k, v in getattr(self.model, "last_timings", {}).items()}
         result.timings.update(model=model_s, fusion=total - model_s - (temporal_s or 0.0), total=total)
         if temporal_s is not None:
             result.timings["temporal"] = temporal_s
         return result
+
+    def _flip_average(self, rgb: np.ndarray, prior: np.ndarray | None, raw: np.ndarray,
+                      confidence: np.ndarray | None, metric: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The network's output averaged with that of the mirrored image (and prior), mirrored back."""
+        mirrored = None if prior is None else np.ascontiguousarray(prior[:, ::-1])
+        other = self.model.predict(np.ascontiguousarray(rgb[:, ::-1]), mirrored)
+        check_model_output(other, rgb.shape[:2])
+        other = other[:, ::-1]
+        averaged = np.sqrt(raw * other) if metric else 0.5 * (raw + other)
+        other_conf = getattr(self.model, "last_confidence", None)
+        if confidence is not None and other_conf is not None:
+            confidence = 0.5 * (confidence + other_conf[:, ::-1])
+        return averaged.astype(np.float32, copy=False), confidence
 
     def build_cloud(self, result: DepthResult, rgb: np.ndarray | None, reuse: bool = True) -> OrganizedCloud | None:
         """Organised cloud of a result (None without a camera model)."""

@@ -24,9 +24,9 @@ from depth_ros.pipeline.pipeline import PipelineConfig
 from depth_ros.pipeline.temporal import TemporalConfig
 from depth_ros.ros.startup import params_file_error
 
-__all__ = ["DEPTH_NODE_PARAMS", "FUSION_PARAMS", "NAV_PARAMS", "RADAR_NODE_DEFAULTS", "DepthNodeConfig", "ParamDef",
-           "declare_params", "fusion_config_from_values", "load_params_file", "nav_config_from_values", "params_for",
-           "params_yaml", "pipeline_config_from_values", "resolve_values"]
+__all__ = ["DEPTH_NODE_DEFAULTS", "DEPTH_NODE_PARAMS", "FUSION_PARAMS", "NAV_PARAMS", "RADAR_NODE_DEFAULTS",
+           "DepthNodeConfig", "ParamDef", "declare_params", "fusion_config_from_values", "load_params_file",
+           "nav_config_from_values", "params_for", "params_yaml", "pipeline_config_from_values", "resolve_values"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class DepthNodeConfig:
                               min=0, max=4096)
     min_depth: float = same_param(PipelineConfig, "min_depth")
     max_depth: float = same_param(PipelineConfig, "max_depth")
+    focal_normalise: bool = same_param(PipelineConfig, "focal_normalise")
+    flip_average: bool = same_param(PipelineConfig, "flip_average")
     image_transport: str = param("raw", "image_transport", "Subscribe to `image` (raw) or `image/compressed`.",
                                  choices=("raw", "compressed"))
     camera_info_slop: float = param(0.02, "camera_info_slop",
@@ -78,6 +80,9 @@ TEMPORAL_PARAMS: tuple[ParamDef, ...] = ros_params(TemporalConfig)
 # Defaults that differ for radar_depth_node (same code, fusion on by default).
 # Models: chosen by `depth-ros-bench real` (depth_node: best real-image AbsRel alone; radar_depth_node: best
 # radar-fused AbsRel), both shipped in the package.
+# depth_node: the mirrored-image average lowers FastDepth's real-image AbsRel alone (README "Models"); with
+# radar the scale fit gains nothing from it, so the radar node keeps the network's time.
+DEPTH_NODE_DEFAULTS = {"flip_average": True}
 RADAR_NODE_DEFAULTS = {"model": "tcmonodepth_small", "radar.enabled": True, "imu.enabled": True,
                        "cloud_confidence": True, "ground.enabled": True}
 _IDENTITY_QUAT = [0.0, 0.0, 0.0, 1.0]
@@ -86,9 +91,8 @@ _IDENTITY_QUAT = [0.0, 0.0, 0.0, 1.0]
 def params_for(node_name: str) -> tuple[ParamDef, ...]:
     """The parameter table of an executable (its own defaults applied)."""
     table = DEPTH_NODE_PARAMS + FUSION_PARAMS + TEMPORAL_PARAMS + NAV_PARAMS
-    if node_name == "radar_depth_node":
-        table = tuple(replace(p, default=RADAR_NODE_DEFAULTS.get(p.name, p.default)) for p in table)
-    return table
+    own = RADAR_NODE_DEFAULTS if node_name == "radar_depth_node" else DEPTH_NODE_DEFAULTS
+    return tuple(replace(p, default=own.get(p.name, p.default)) for p in table)
 
 
 def _rotation(values: dict[str, Any], prefix: str) -> np.ndarray:

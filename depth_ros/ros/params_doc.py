@@ -13,6 +13,7 @@ from typing import Any
 from depth_ros.core.errors import InvalidInputError
 from depth_ros.ros.map_params import MAP_NODE_PARAMS
 from depth_ros.ros.params import (
+    DEPTH_NODE_DEFAULTS,
     DEPTH_NODE_PARAMS,
     FUSION_PARAMS,
     NAV_PARAMS,
@@ -44,9 +45,11 @@ def format_value(value: Any) -> str:
 
 
 def _row(p: ParamDef) -> str:
-    default = format_value(p.default)
-    if p.name in RADAR_NODE_DEFAULTS:
-        default += f" ({format_value(RADAR_NODE_DEFAULTS[p.name])} in radar_depth_node)"
+    own = DEPTH_NODE_DEFAULTS.get(p.name, p.default)
+    radar = RADAR_NODE_DEFAULTS.get(p.name, p.default)
+    default = format_value(own)
+    if radar != own:
+        default += f" ({format_value(radar)} in radar_depth_node)"
     if p.choices:
         bounds = ", ".join(p.choices)
     elif p.min is not None:

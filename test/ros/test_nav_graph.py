@@ -33,7 +33,9 @@ def graph(make_graph, fastdepth_path):
     def make(depth_fn, **params):
         g = make_graph("nav", {"model": "fastdepth_tflite", "model_path": str(fastdepth_path),
                                "obstacles.enabled": True, "scan.enabled": True, "ground.camera_height": HEIGHT,
-                               "min_depth": 0.1, "max_depth": 20.0, **params},
+                               "min_depth": 0.1, "max_depth": 20.0, **params,
+                               # the stand-in depth is the scene's own: no lens scaling, no mirrored average
+                               "focal_normalise": False, "flip_average": False},
                        want_points=False, extra_topics={"scan": LaserScan, "points/obstacles": PointCloud2},
                        diagnostics=False)
         g.node.pipeline.model.predict = lambda rgb, prior=None: depth_fn()

@@ -55,9 +55,9 @@ def test_short_run_prints_tables_defaults_and_the_result_line(small_manifest, tm
     # The RESULT line reports the nodes' own defaults, frame means over the real frames.
     real = [bench_real.Row(**r) for r in rows if r["set"] in ("tum_fr1", "redwood_livingroom")]
     assert result["radar_default_absrel"] == pytest.approx(bench_real.mean_of(
-        real, model=bench_real.node_default_model("radar_depth_node"), mode="radar_spatial"))
+        real, model=bench_real.node_default("radar_depth_node"), mode="radar_spatial"))
     assert result["depth_default_absrel"] == pytest.approx(bench_real.mean_of(
-        real, model=bench_real.node_default_model("depth_node"), mode="alone"))
+        real, model=bench_real.node_default("depth_node"), mode="alone"))
 
 
 def test_bad_manifest_is_a_one_line_error(tmp_path, capsys):
