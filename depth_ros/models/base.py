@@ -7,7 +7,9 @@ import time
 
 import numpy as np
 
+from depth_ros.core.camera import CameraModel
 from depth_ros.core.errors import InvalidInputError, ModelError
+from depth_ros.models.focal import focal_scale
 from depth_ros.models.preprocess import Prepared, check_prior, check_rgb, postprocess, preprocess
 from depth_ros.models.spec import ModelSpec
 
@@ -66,6 +68,10 @@ class DepthModel(abc.ABC):
         t3 = time.perf_counter()
         self._timings = {"preprocess": t1 - t0, "inference": t2 - t1, "postprocess": t3 - t2}
         return depth
+
+    def focal_scale(self, camera: CameraModel | None, height: int, width: int) -> float:
+        """Factor for this metric model's depth on a frame of ``camera`` (`depth_ros.models.focal`)."""
+        return focal_scale(self.spec, camera, height, width)
 
     def warmup(self) -> None:
         """Run one prediction on a blank image so that lazy initialisation happens now."""

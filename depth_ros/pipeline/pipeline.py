@@ -20,7 +20,6 @@ from depth_ros.core.imu import ImuReading
 from depth_ros.core.output_kind import OutputKind
 from depth_ros.core.radar import RadarProjection, RadarScan
 from depth_ros.core.transforms import RigidTransform
-from depth_ros.models.focal import focal_scale
 from depth_ros.pipeline.fusion import FusionConfig, FusionStage
 from depth_ros.pipeline.param_schema import param
 from depth_ros.pipeline.temporal import TemporalConfig, TemporalStage
@@ -165,7 +164,9 @@ class DepthPipeline:
         model_s = 0.0
         spec = self.model.spec
         metric = self.model_is_metric
-        focal = focal_scale(spec, frame.camera, *rgb.shape[:2]) if metric and self.config.focal_normalise else 1.0
+        # Models declare how their metres follow the lens (`DepthModel.focal_scale`); stand-ins without it: none.
+        scale_of = getattr(self.model, "focal_scale", None) if metric and self.config.focal_normalise else None
+        focal = float(scale_of(frame.camera, *rgb.shape[:2])) if scale_of is not None else 1.0
         model_conf = None
 
         def predict(prior: np.ndarray | None) -> np.ndarray:

@@ -60,6 +60,9 @@ class Ramp:
     def __init__(self) -> None:
         self.calls = 0
 
+    def focal_scale(self, camera: CameraModel | None, height: int, width: int) -> float:
+        return focal_scale(self.spec, camera, height, width)
+
     def predict(self, rgb: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
         self.calls += 1
         h, w = rgb.shape[:2]
