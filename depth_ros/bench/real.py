@@ -37,6 +37,7 @@ scaled frames> metric_share=<the lower of the two metric shares>``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -61,7 +62,7 @@ from depth_ros.models.registry import WEIGHTS_ROOT, available_models, get_spec, 
 from depth_ros.optional import pyplot
 from depth_ros.pipeline.fusion import FusionConfig
 from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig, relative_inverse_to_relative_depth
-from depth_ros.ros.params import params_for
+from depth_ros.ros.params import pipeline_config_from_values, resolve_values
 
 PROG = "depth-ros-bench real"
 MODES = ("alone", "ground", "radar_global", "radar_spatial", "oracle")
@@ -123,15 +124,16 @@ def shipped_models() -> list[str]:
 def node_default(node: str, name: str = "model") -> Any:
     """A parameter's default in an executable (``model`` unless named)."""
 
-    return {p.name: p.default for p in params_for(node)}[name]
+    return resolve_values(node, {})[name]
 
 
 def mode_config(mode: str, max_depth: float) -> PipelineConfig:
-    """The pipeline settings of the node that runs ``mode``: radar modes the radar node's, others depth_node's."""
+    """The pipeline settings of the node that runs ``mode`` (radar modes the radar node's, others depth_node's),
+    with the benchmark's depth range."""
 
     node = "radar_depth_node" if mode.startswith("radar") else "depth_node"
-    return PipelineConfig(min_depth=MIN_DEPTH, max_depth=max_depth, flip_average=node_default(node, "flip_average"),
-                          focal_normalise=node_default(node, "focal_normalise"))
+    config = pipeline_config_from_values(resolve_values(node, {}))
+    return dataclasses.replace(config, min_depth=MIN_DEPTH, max_depth=max_depth)
 
 
 def _score(depth: np.ndarray, gt: np.ndarray, max_depth: float) -> tuple[float, float, float]:

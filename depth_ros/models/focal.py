@@ -28,7 +28,7 @@ FASTDEPTH_TRAIN_FOCAL = (NYU_FX * 250 / 480 * 224 / 304, NYU_FY * 250 / 480 * 22
 def focal_scale(spec: ModelSpec, camera: CameraModel | None, height: int, width: int) -> float:
     """Factor for the metric depth of ``spec``'s network on a ``height`` x ``width`` frame of ``camera``
     (1.0 when the spec has no training focal length or the camera is unknown)."""
-    train = getattr(spec, "train_focal", None)  # stand-in specs of tests and plug-ins may lack the field
+    train = spec.train_focal
     if train is None or camera is None:
         return 1.0
     nh, nw = network_size(spec, height, width)

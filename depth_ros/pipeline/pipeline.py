@@ -177,8 +177,10 @@ class DepthPipeline:
             model_conf = getattr(self.model, "last_confidence", None)
             if self.config.flip_average:
                 raw, model_conf = self._flip_average(rgb, prior, raw, model_conf, metric)
-            if focal != 1.0:
-                raw = raw * np.float32(focal)
+                if focal != 1.0:
+                    raw *= np.float32(focal)  # the average is this pipeline's own array
+            elif focal != 1.0:
+                raw = raw * np.float32(focal)  # the model's output may be a buffer it keeps
             model_s = time.perf_counter() - start
             return raw
 
@@ -209,12 +211,16 @@ class DepthPipeline:
         mirrored = None if prior is None else np.ascontiguousarray(prior[:, ::-1])
         other = self.model.predict(np.ascontiguousarray(rgb[:, ::-1]), mirrored)
         check_model_output(other, rgb.shape[:2])
-        other = other[:, ::-1]
-        averaged = np.sqrt(raw * other) if metric else 0.5 * (raw + other)
+        if metric:
+            averaged = np.multiply(raw, other[:, ::-1], dtype=np.float32)
+            np.sqrt(averaged, out=averaged)
+        else:
+            averaged = np.add(raw, other[:, ::-1], dtype=np.float32)
+            averaged *= np.float32(0.5)
         other_conf = getattr(self.model, "last_confidence", None)
         if confidence is not None and other_conf is not None:
             confidence = 0.5 * (confidence + other_conf[:, ::-1])
-        return averaged.astype(np.float32, copy=False), confidence
+        return averaged, confidence
 
     def build_cloud(self, result: DepthResult, rgb: np.ndarray | None, reuse: bool = True) -> OrganizedCloud | None:
         """Organised cloud of a result (None without a camera model)."""

@@ -77,12 +77,13 @@ FUSION_PARAMS: tuple[ParamDef, ...] = ros_params(FusionConfig)
 NAV_PARAMS: tuple[ParamDef, ...] = ros_params(NavConfig)
 TEMPORAL_PARAMS: tuple[ParamDef, ...] = ros_params(TemporalConfig)
 
+# depth_node's defaults that differ from the configs': the mirrored-image average lowers FastDepth's real-image
+# AbsRel alone (README "Models"); with radar the scale fit gains nothing from it, so the radar node keeps the
+# network's time.
+DEPTH_NODE_DEFAULTS = {"flip_average": True}
 # Defaults that differ for radar_depth_node (same code, fusion on by default).
 # Models: chosen by `depth-ros-bench real` (depth_node: best real-image AbsRel alone; radar_depth_node: best
 # radar-fused AbsRel), both shipped in the package.
-# depth_node: the mirrored-image average lowers FastDepth's real-image AbsRel alone (README "Models"); with
-# radar the scale fit gains nothing from it, so the radar node keeps the network's time.
-DEPTH_NODE_DEFAULTS = {"flip_average": True}
 RADAR_NODE_DEFAULTS = {"model": "tcmonodepth_small", "radar.enabled": True, "imu.enabled": True,
                        "cloud_confidence": True, "ground.enabled": True}
 _IDENTITY_QUAT = [0.0, 0.0, 0.0, 1.0]

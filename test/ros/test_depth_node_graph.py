@@ -14,7 +14,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
 from depth_ros.models.registry import load_model  # noqa: E402
-from depth_ros.pipeline.pipeline import DepthPipeline, Frame, PipelineConfig  # noqa: E402
+from depth_ros.pipeline.pipeline import DepthPipeline, Frame  # noqa: E402
 from depth_ros.ros.conversions import (  # noqa: E402
     array_to_image,
     camera_info_from_model,
@@ -25,7 +25,7 @@ from depth_ros.ros.conversions import (  # noqa: E402
 )
 from depth_ros.ros.depth_node import DepthNode  # noqa: E402
 from depth_ros.ros.node_process import FrameClient  # noqa: E402
-from depth_ros.ros.params import DEPTH_NODE_DEFAULTS  # noqa: E402
+from depth_ros.ros.params import pipeline_config_from_values, resolve_values  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -61,8 +61,7 @@ def test_depth_points_and_info_match_the_offline_pipeline(graph_factory, rgbd_fr
 
     # The same pipeline object offline gives the same numbers: one code path for node and evaluator.
     model = load_model("fastdepth_tflite", path=str(fastdepth_path))
-    # depth_node's defaults: the dataclass's, but for its mirrored-image average.
-    config = PipelineConfig(flip_average=DEPTH_NODE_DEFAULTS["flip_average"])
+    config = pipeline_config_from_values(resolve_values("depth_node", {}))  # what the node reads
     offline = DepthPipeline(model, config).process(Frame(frame.rgb, frame.camera, stamp))
     np.testing.assert_array_equal(np.isnan(depth), np.isnan(offline.depth))
     np.testing.assert_allclose(depth, offline.depth, atol=1e-6, equal_nan=True)
@@ -91,7 +90,7 @@ def test_temporal_stage_on_the_graph(graph_factory, rgbd_frames, fastdepth_path)
     (fusing equal depths changes nothing), its cloud built from it; /diagnostics says what the stage did."""
     g = graph_factory({"temporal.enabled": True, "diagnostics_period": 0.2})
     frame = rgbd_frames[2]
-    config = PipelineConfig(flip_average=DEPTH_NODE_DEFAULTS["flip_average"])
+    config = pipeline_config_from_values(resolve_values("depth_node", {}))
     offline = DepthPipeline(load_model("fastdepth_tflite", path=str(fastdepth_path)), config).process(
         Frame(frame.rgb, frame.camera, 0))
     for k in range(4):
