@@ -63,7 +63,8 @@ def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
             stage.reset()
             stage.set_radar_extrinsic(sim.T_cam_radar)
             stage.add_radar(sim.scan.__class__(stamp, sim.scan.points, sim.scan.fields, sim.scan.frame_id))
-            fused = stage.align(pred, kind, frame.camera, stamp, stage.radar_points(frame.camera, stamp))
+            fused = stage.align(pred, kind, frame.camera, stamp, stage.radar_points(frame.camera, stamp),
+                                guide=frame.rgb)
             results[mode], info = fused.depth, fused.info
         metrics = {mode: depth_metrics(results[mode], frame.depth) for mode in MODES}
         rows.append({mode: (m.absrel, m.delta1) for mode, m in metrics.items()})
@@ -86,7 +87,7 @@ def run(shared: Path, seed: int = 0, repeat: int = 30, out=print) -> dict:
         stage.reset()
         stage.add_radar(sim.scan.__class__(stamp, sim.scan.points, sim.scan.fields, sim.scan.frame_id))
         t0 = time.perf_counter()
-        stage.align(pred, kind, frame.camera, stamp, stage.radar_points(frame.camera, stamp))
+        stage.align(pred, kind, frame.camera, stamp, stage.radar_points(frame.camera, stamp), guide=frame.rgb)
         t1 = time.perf_counter()
         model.predict(frame.rgb)
         t2 = time.perf_counter()

@@ -18,6 +18,12 @@ one point moves only its neighbourhood, and far from all points c -> 0. The seco
 bilateral) factor keeps a point's correction on surfaces whose depth is similar to the depth at
 the point, so it does not leak across depth discontinuities. Cells where D is invalid get c = 0.
 
+With a colour image of the frame (``guide``) and a finite ``colour_sigma``, a third factor
+``exp(-|C(p) - C(x_i)|^2 / (2 colour_sigma^2))`` also keeps the correction on colours similar to the
+point's: C is CIELAB / 100 of the image averaged over each cell (``cv2.INTER_AREA``), at the points
+interpolated bilinearly between cells. A network's depth edges are blurred and often off the object's
+outline; the image's edges are where the object ends.
+
 Pass only trustworthy points (e.g. the inliers of `fit_scale`): an outlier would bend its
 neighbourhood by up to ``max_correction``.
 """
@@ -42,6 +48,33 @@ class Consistency(NamedTuple):
     gain: float
 
 
+class ColourGuide:
+    """The frame's colours on a mapper's coarse grid: CIELAB / 100 averaged over each cell.
+
+    Made once per frame (`from_rgb`) and shared by every `ScaleMapper` of the same ``downsample``;
+    the mappers also take the RGB image itself and make one per call.
+    """
+
+    def __init__(self, lab: np.ndarray, full_shape: tuple[int, int]) -> None:
+        self.lab = np.ascontiguousarray(lab, dtype=np.float32)  # (h, w, 3)
+        self.lab_by_rows = np.ascontiguousarray(self.lab.transpose(0, 2, 1))  # (h, 3, w)
+        self.full_shape = (int(full_shape[0]), int(full_shape[1]))
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray, downsample: int) -> ColourGuide:
+        """From an (H, W, 3) uint8 RGB image, for mappers of this ``downsample``."""
+        g = np.asarray(rgb)
+        if g.ndim != 3 or g.shape[2] != 3 or g.dtype != np.uint8:
+            raise InvalidInputError(f"guide must be an (H, W, 3) uint8 RGB image, got {g.dtype} {g.shape}")
+        height, width = g.shape[:2]
+        h, w = max(1, -(-height // downsample)), max(1, -(-width // downsample))
+        small = cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+        small *= np.float32(1.0 / 255.0)
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)
+        lab *= np.float32(0.01)
+        return cls(lab, (height, width))
+
+
 class ScaleMapper:
     """Edge-aware sparse-to-dense log-scale correction.
 
@@ -55,6 +88,8 @@ class ScaleMapper:
       downsample: the correction is computed on a grid ``downsample`` times coarser.
       max_correction: clip of each point's log residual (0.5 ≈ x0.61 .. x1.65).
       sample_window: odd window (pixels) of the median that samples D at each point.
+      colour_sigma: colour similarity scale (Gaussian sigma on the CIELAB difference / 100, used when
+        a ``guide`` image is given; 0.3 ≈ 30 Lab units). ``math.inf`` disables it.
 
     An instance keeps scratch buffers between calls (the (rows, points, cols) weight block,
     ~1 MB for 640x480 and 60 points): use one instance per thread.
@@ -68,6 +103,7 @@ class ScaleMapper:
         downsample: int = 8,
         max_correction: float = 0.5,
         sample_window: int = 5,
+        colour_sigma: float = math.inf,
     ) -> None:
         if not sigma_px > 0:
             raise InvalidInputError(f"sigma_px must be > 0, got {sigma_px}")
@@ -81,12 +117,15 @@ class ScaleMapper:
             raise InvalidInputError(f"max_correction must be > 0, got {max_correction}")
         if sample_window < 1 or sample_window % 2 == 0:
             raise InvalidInputError(f"sample_window must be a positive odd number, got {sample_window}")
+        if not colour_sigma > 0:
+            raise InvalidInputError(f"colour_sigma must be > 0 (inf disables it), got {colour_sigma}")
         self.sigma_px = float(sigma_px)
         self.depth_sigma = float(depth_sigma)
         self.prior_weight = float(prior_weight)
         self.downsample = int(downsample)
         self.max_correction = float(max_correction)
         self.sample_window = int(sample_window)
+        self.colour_sigma = float(colour_sigma)
         self._grid_key: tuple[int, int] | None = None
         self._work: np.ndarray | None = None
         self._factor: np.ndarray | None = None
@@ -113,13 +152,15 @@ class ScaleMapper:
         target: np.ndarray,
         weights: np.ndarray | None = None,
         depth_at_points: np.ndarray | None = None,
+        guide: ColourGuide | np.ndarray | None = None,
     ) -> np.ndarray:
         """The log-scale correction on the coarse grid, (ceil(H/ds), ceil(W/ds)) float32.
 
         ``depth_at_points`` (M,) skips sampling ``depth`` at the points, e.g.
         ``apply_fit(sample_at(pred, uv), fit, max_depth)`` when the network output was already
         sampled for `fit_scale` (the same values for odd-sized valid windows: both maps are
-        monotone in each other).
+        monotone in each other). ``guide``: the frame's (H, W, 3) uint8 RGB image, or a
+        `ColourGuide` of it, for the colour factor (module doc; ignored while ``colour_sigma`` is inf).
         """
         d = np.asarray(depth)
         if d.ndim != 2:
@@ -189,6 +230,8 @@ class ScaleMapper:
             np.square(e, out=e)
             cv2.threshold(e, 50.0, 0.0, cv2.THRESH_TRUNC, dst=e)
             np.subtract(ex, e, out=e)
+        if guide is not None and not math.isinf(self.colour_sigma):
+            np.subtract(e, self._colour_term(guide, pts, (height, width), (h, w)), out=e)
         cv2.exp(e, dst=e)  # ~2x faster than np.exp on float32 here
         coef = np.empty((h, 2, m), np.float32)
         coef[:, 0, :] = gy * r[None, :]
@@ -199,6 +242,27 @@ class ScaleMapper:
         np.divide(num_den[:, 0, :], den, out=out)
         return out
 
+    def _colour_term(self, guide: ColourGuide | np.ndarray, pts: np.ndarray, full: tuple[int, int],
+                     low: tuple[int, int]) -> np.ndarray:
+        """``|C(p) - C(x_i)|^2 / (2 colour_sigma^2)`` (clipped at 50) in the (rows, points * cols) layout."""
+        g = guide if isinstance(guide, ColourGuide) else ColourGuide.from_rgb(guide, self.downsample)
+        if g.full_shape != full or g.lab.shape[:2] != low:
+            raise InvalidInputError(f"guide is for a {g.full_shape[1]}x{g.full_shape[0]} image on a "
+                                    f"{g.lab.shape[1]}x{g.lab.shape[0]} grid, not {full[1]}x{full[0]} on {low[1]}x{low[0]}")
+        (height, width), (h, w) = full, low
+        k = np.float32(1.0 / (math.sqrt(2.0) * self.colour_sigma))
+        cells = g.lab_by_rows * k  # (h, 3, w)
+        # Grid coordinates of the points (the inverse of the cell-centre mapping in `_grid`).
+        map_x = ((pts[:, 0] + 0.5) * (w / width) - 0.5).astype(np.float32)[None, :]
+        map_y = ((pts[:, 1] + 0.5) * (h / height) - 0.5).astype(np.float32)[None, :]
+        at_pts = cv2.remap(g.lab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0] * k  # (M, 3)
+        term = np.matmul(at_pts[None], cells)  # (h, M, w) dot products
+        term *= np.float32(-2.0)
+        term += np.einsum("ycx,ycx->yx", cells, cells)[:, None, :]
+        term += np.einsum("ic,ic->i", at_pts, at_pts)[None, :, None]
+        np.clip(term, 0.0, 50.0, out=term)
+        return term.reshape(h, -1)
+
     def correction(
         self,
         depth: np.ndarray,
@@ -207,16 +271,17 @@ class ScaleMapper:
         weights: np.ndarray | None = None,
         out: np.ndarray | None = None,
         depth_at_points: np.ndarray | None = None,
+        guide: ColourGuide | np.ndarray | None = None,
     ) -> np.ndarray:
         """Per-pixel log-scale correction, (H, W) float32 (zeros without usable points).
 
         ``depth`` is the globally aligned depth (metres, NaN/<= 0 invalid), ``uv`` (M, 2) pixel
         coordinates (u = column, v = row) of the metric points, ``target`` (M,) their metric
         depth, ``weights`` (M,) optional point confidences. ``out`` (float32 (H, W)) is reused;
-        ``depth_at_points`` as in `correction_lowres`.
+        ``depth_at_points`` and ``guide`` as in `correction_lowres`.
         """
         d = np.asarray(depth)
-        low = self.correction_lowres(d, uv, target, weights, depth_at_points)
+        low = self.correction_lowres(d, uv, target, weights, depth_at_points, guide)
         out = _check_out(out, d.shape)
         if not low.any():
             out.fill(0.0)
@@ -231,6 +296,7 @@ class ScaleMapper:
         weights: np.ndarray | None = None,
         out: np.ndarray | None = None,
         depth_at_points: np.ndarray | None = None,
+        guide: ColourGuide | np.ndarray | None = None,
     ) -> np.ndarray:
         """``apply(depth, correction(...))`` in one step, about two full-resolution passes cheaper.
 
@@ -240,7 +306,7 @@ class ScaleMapper:
         scratch buffer is kept in the mapper).
         """
         d = np.asarray(depth)
-        factor = self.correction_lowres(d, uv, target, weights, depth_at_points)
+        factor = self.correction_lowres(d, uv, target, weights, depth_at_points, guide)
         out = _check_out(out, d.shape)
         if not factor.any():
             if out is not d:
@@ -258,16 +324,19 @@ class ScaleMapper:
         return out
 
     def consistency(self, uv: np.ndarray, target: np.ndarray, depth_at_points: np.ndarray,
-                    weights: np.ndarray | None = None, iterations: int = 3, c: float = 2.5,
+                    weights: np.ndarray | None = None, iterations: int = 3, c: float = 4.0,
                     floor: float = 0.05) -> Consistency:
         """How well each point agrees with its neighbours, and whether correcting with them generalises.
 
         A point's log residual ``r_i = ln(target_i / D_i)`` is predicted from the other points with
         this mapper's kernel (spatial and depth similarity, ``prior_weight`` pulling towards 0), the
         leave-one-out error ``e_i = r_i - r_hat_i`` is scaled by its robust spread (MAD, at least
-        ``floor``) and ``w_i = 1 / (1 + (e_i / (c sigma))^2)``, iterated with the weights. Network
-        shape errors are smooth, so true radar returns agree with their neighbours; clutter and
-        ghosts do not, and an isolated point is judged by its own residual against 0 (the global fit).
+        ``floor``) and given Tukey's biweight ``w_i = (1 - (e_i / (c sigma))^2)^2`` (0 beyond
+        ``c sigma``), iterated with the weights. Network shape errors are smooth, so true radar
+        returns agree with their neighbours; clutter and ghosts do not, and an isolated point is
+        judged by its own residual against 0 (the global fit). The weight redescends to exactly 0:
+        next to a small ``prior_weight`` even a weight of 0.2 would let a ghost bend its
+        neighbourhood most of the way to its own residual.
 
         ``gain`` = sum(w |e|) / sum(w |r|): the leave-one-out error of the correction relative to no
         correction, weighted by the final weights so that clutter does not decide. A smooth shape
@@ -303,7 +372,8 @@ class ScaleMapper:
             kw = kernel * a[None, :]
             e = r - (kw @ r) / (self.prior_weight + kw.sum(axis=1))
             sigma = max(MAD_SIGMA * median(np.abs(e)), floor)
-            a = a0 / (1.0 + (e / (c * sigma)) ** 2)
+            u2 = np.square(e / (c * sigma))
+            a = a0 * np.square(np.maximum(1.0 - u2, 0.0))
         out[ok] = a
         kw = kernel * a[None, :]
         e = r - (kw @ r) / (self.prior_weight + kw.sum(axis=1))

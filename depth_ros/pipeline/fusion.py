@@ -47,7 +47,7 @@ from depth_ros.core.radar import (
 )
 from depth_ros.core.scale import ScaleFit, fit_scale, sample_at
 from depth_ros.core.scale_filter import ScaleFilter
-from depth_ros.core.scale_map import ScaleMapper
+from depth_ros.core.scale_map import ColourGuide, ScaleMapper
 from depth_ros.core.timebuffer import TimeBuffer
 from depth_ros.core.transforms import OPTICAL_FROM_BODY, RigidTransform
 from depth_ros.pipeline.param_schema import ParamDef, converted, param
@@ -58,6 +58,9 @@ FAR_PERCENTILE = 1.0  # the far end of a relative network's prediction (sky incl
 SATURATED_CONFIDENCE = 0.25  # confidence factor of pixels where a metric network sits at its range limit
 CONTRADICTION_RATIO = 2.0  # published vs radar depth: a point is contradicted beyond this factor
 CONTRADICTION_SHARE = 0.5  # ... and the frame is flagged when more than this share of points are
+# Clip of one point's log residual in the local correction (x0.37 .. x2.7): a relative network's shape
+# error on real rooms reaches x2 locally; the consistency weights, not the clip, keep ghosts out.
+MAX_CORRECTION = 1.0
 
 
 @dataclass
@@ -141,7 +144,8 @@ class FusionConfig:
     spatial_sigma_px: float = param(  # fine pass, pixels of a 640-wide image (scaled with the width)
         50.0, "scale.spatial_sigma_px", "Reach (pixels, on a 640-wide image; scaled with the width) of one radar "
         "point's local correction; a coarse pass reaches 3x as far.", min=1.0, max=2000.0)
-    depth_sigma: float = 0.15
+    depth_sigma: float = 0.25  # depth similarity of the local correction (ln D; chosen on rgbd_train)
+    colour_sigma: float = 0.3  # colour similarity of the local correction (CIELAB / 100; inf: off)
     prior_weight: float = 0.05
 
     def __post_init__(self) -> None:
@@ -187,8 +191,10 @@ class FusionStage:
         # Two passes (coarse, then fine): the coarse one follows scene-wide shape errors (a tilted floor,
         # a wall too near), the fine one what is left around each point.
         self.mappers = (ScaleMapper(sigma_px=COARSE_SIGMA * c.spatial_sigma_px, depth_sigma=c.depth_sigma,
-                                    prior_weight=2 * c.prior_weight),
-                        ScaleMapper(sigma_px=c.spatial_sigma_px, depth_sigma=c.depth_sigma, prior_weight=c.prior_weight))
+                                    prior_weight=2 * c.prior_weight, max_correction=MAX_CORRECTION,
+                                    colour_sigma=c.colour_sigma),
+                        ScaleMapper(sigma_px=c.spatial_sigma_px, depth_sigma=c.depth_sigma, prior_weight=c.prior_weight,
+                                    max_correction=MAX_CORRECTION, colour_sigma=c.colour_sigma))
         self.alignment_config = AlignmentConfig(min_points=c.min_points, max_residual=c.max_residual,
                                                 range_tolerance=c.range_tolerance, method=c.scale_method)
         self._filters: dict[OutputKind, ScaleFilter] = {}
@@ -302,9 +308,10 @@ class FusionStage:
 
     def process(self, predict: Callable[[np.ndarray | None], np.ndarray], kind: OutputKind | str,
                 camera: CameraModel | None, stamp_ns: int, shape: tuple[int, int], with_prior: bool = False,
-                saturation_depth: float | None = None) -> FusionOutput:
+                saturation_depth: float | None = None, guide: np.ndarray | None = None) -> FusionOutput:
         """One frame, around its network call: the radar window at the image's time, the sparse prior
-        (``with_prior``, for 4-channel networks), ``predict(prior)``, then the scale (`align`).
+        (``with_prior``, for 4-channel networks), ``predict(prior)``, then the scale (`align`; ``guide``:
+        the frame's RGB image, for the colour-aware local correction).
 
         Without any scale source the network output passes through (a metric one range-limited).
         The output carries the network's raw output and the gravity at ``stamp_ns``.
@@ -315,7 +322,7 @@ class FusionStage:
         raw = predict(self.prior(proj, shape) if with_prior else None)
         kind = as_output_kind(kind)
         if c.any_source:
-            out = self.align(raw, kind, camera, stamp_ns, proj, saturation_depth)
+            out = self.align(raw, kind, camera, stamp_ns, proj, saturation_depth, guide)
             # What the scale sources had to offer, for diagnostics (see `scale_source_warning`).
             if c.radar_enabled:
                 out.info["radar_scans"] = len(scans)
@@ -335,11 +342,13 @@ class FusionStage:
         return out
 
     def align(self, raw: np.ndarray, kind: OutputKind | str, camera: CameraModel | None, stamp_ns: int,
-              proj: RadarProjection | None, saturation_depth: float | None = None) -> FusionOutput:
+              proj: RadarProjection | None, saturation_depth: float | None = None,
+              guide: np.ndarray | None = None) -> FusionOutput:
         """Metric depth + confidence from the network output `raw` and the available scale sources.
 
         ``saturation_depth``: a metric network's range limit (its spec's max_depth); pixels at it
-        are left out of the radar fit and get low confidence.
+        are left out of the radar fit and get low confidence. ``guide``: the frame's (H, W, 3) uint8
+        RGB image, the size of ``raw``; the spatial correction then also follows its colours.
         """
         c = self.config
         kind = as_output_kind(kind)
@@ -382,7 +391,7 @@ class FusionStage:
         depth = apply_inverse_fit(raw, estimate, reciprocal, self.max_depth)
         weights = None
         if source == "radar" and c.scale_mode == "spatial":
-            weights = self._spatial(depth, estimate, reciprocal, uv, target, pred_pts, info)
+            weights = self._spatial(depth, estimate, reciprocal, uv, target, pred_pts, info, guide)
         depth = _limit(depth, self.min_depth, self.max_depth)
         quality = alignment.quality if alignment is not None else "full"
         if weights is not None:
@@ -440,7 +449,7 @@ class FusionStage:
         return alignment, (uv, target, pred_pts), rows
 
     def _spatial(self, depth: np.ndarray, estimate: Any, reciprocal: bool, uv: np.ndarray, target: np.ndarray,
-                 pred_pts: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:
+                 pred_pts: np.ndarray, info: dict[str, Any], guide: np.ndarray | None = None) -> np.ndarray | None:
         """Local correction of ``depth`` in place from the points, weighted by their consistency.
 
         Points the global fit explains badly are where the local correction matters: their say is
@@ -453,6 +462,10 @@ class FusionStage:
         """
         d_pts = apply_inverse_fit(pred_pts.astype(np.float32), estimate, reciprocal, self.max_depth)
         weights, passes = None, []
+        if guide is not None and math.isfinite(self.config.colour_sigma):
+            guide = ColourGuide.from_rgb(guide, self.mappers[0].downsample)  # once for both passes
+        else:
+            guide = None
         for k, (mapper, sigma) in enumerate(zip(self.mappers, (COARSE_SIGMA, 1.0))):
             mapper.sigma_px = sigma * self.config.spatial_sigma_px * depth.shape[1] / SIGMA_REFERENCE_WIDTH
             if k and passes:
@@ -461,7 +474,7 @@ class FusionStage:
             weights = consistency.weights
             if np.count_nonzero(weights > 0) < 2 or not consistency.gain < 1.0:
                 continue  # the points do not predict each other: correcting would copy their noise
-            mapper.correct(depth, uv, target, weights=weights, depth_at_points=d_pts, out=depth)
+            mapper.correct(depth, uv, target, weights=weights, depth_at_points=d_pts, out=depth, guide=guide)
             passes.append(("coarse", "fine")[k])
         info["spatial_passes"] = "+".join(passes) or "none"
         return weights

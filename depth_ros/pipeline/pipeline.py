@@ -186,7 +186,7 @@ class DepthPipeline:
 
         out = self.fusion.process(predict, spec.output_kind, frame.camera, frame.stamp_ns, rgb.shape[:2],
                                   with_prior=spec.input_channels == 4,
-                                  saturation_depth=spec.max_depth * focal if metric else None)
+                                  saturation_depth=spec.max_depth * focal if metric else None, guide=rgb)
         depth = out.depth if out.metric else relative_inverse_to_relative_depth(out.depth)
         confidence = out.confidence if out.confidence is not None else model_conf
         temporal_s = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -133,3 +134,58 @@ def test_bad_parameters_name_the_value():
         ScaleMapper(downsample=0)
     with pytest.raises(InvalidInputError, match=r"\(3, 3\)"):
         ScaleMapper().correction(np.ones((10, 10), np.float32), np.ones((3, 3)), np.ones(3))
+
+
+def _lab(rgb: tuple[int, int, int]) -> np.ndarray:
+    """CIELAB / 100 of one colour, by OpenCV (the peer of the mapper's colour space)."""
+    return cv2.cvtColor(np.array([[rgb]], np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0, 0] / 100.0
+
+
+def test_colour_factor_matches_a_hand_computed_single_point():
+    # Red left half, blue right half, flat depth: a point at the centre of low-res cell (4, 6), and the
+    # two cells two cells away on either side, (4, 4) red and (4, 8) blue: the same spatial weight.
+    h, w, sigma_px, sigma_c, prior = 64, 128, 16.0, 0.3, 0.2
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:, :64] = (255, 0, 0)
+    rgb[:, 64:] = (0, 0, 255)
+    depth = np.ones((h, w), np.float32)
+    uv, target = np.array([[6.5 * 8 - 0.5, 4.5 * 8 - 0.5]]), np.array([1.2])
+    mapper = ScaleMapper(sigma_px=sigma_px, depth_sigma=math.inf, prior_weight=prior, colour_sigma=sigma_c)
+    low = mapper.correction_lowres(depth, uv, target, guide=rgb)
+    r = math.log(1.2)
+    w_s = math.exp(-(16.0**2) / (2 * sigma_px**2))
+    w_c = math.exp(-float(np.sum((_lab((255, 0, 0)) - _lab((0, 0, 255))) ** 2)) / (2 * sigma_c**2))
+    assert low[4, 4] == pytest.approx(w_s * r / (prior + w_s), rel=1e-4)
+    assert low[4, 8] == pytest.approx(w_s * w_c * r / (prior + w_s * w_c), rel=1e-3)
+    assert low[4, 8] < 0.5 * low[4, 4]
+    # Without the guide (or with colour_sigma inf) both sides get the same correction.
+    plain = mapper.correction_lowres(depth, uv, target)
+    assert plain[4, 8] == pytest.approx(plain[4, 4], rel=1e-5)
+    off = ScaleMapper(sigma_px=sigma_px, depth_sigma=math.inf, prior_weight=prior).correction_lowres(
+        depth, uv, target, guide=rgb)
+    np.testing.assert_array_equal(off, plain)
+
+
+def test_colour_guide_keeps_the_correction_inside_an_object_the_network_blurred():
+    # The network missed the edge (flat aligned depth), the image did not: red near wall, blue far wall.
+    v, u = np.mgrid[0:H, 0:W]
+    gt = np.where(u < EDGE, 2.0, 3.0).astype(np.float32)
+    aligned = np.full((H, W), 2.5, np.float32)
+    rgb = np.zeros((H, W, 3), np.uint8)
+    rgb[u < EDGE] = (200, 40, 30)
+    rgb[u >= EDGE] = (40, 60, 200)
+    _, _, uv, _ = two_region_scene()
+    iu, iv = np.rint(uv[:, 0]).astype(int), np.rint(uv[:, 1]).astype(int)
+    target = gt[iv, iu]
+    guided = ScaleMapper(colour_sigma=0.3)
+    col = column_error(guided.correct(aligned, uv, target, guide=rgb), gt)
+    col_plain = column_error(guided.correct(aligned, uv, target), gt)
+    # One low-res cell (8 px) either side of the edge is a blend of the linear upsampling; beyond it the
+    # guided correction holds each wall's own scale, while the plain one leaks the other wall's.
+    band = np.r_[EDGE - 24 : EDGE - 8, EDGE + 8 : EDGE + 24]
+    assert col[band].max() < 0.03 and col_plain[band].max() > 0.10
+    assert col.mean() < 0.5 * col_plain.mean()
+    with pytest.raises(InvalidInputError, match="guide"):
+        guided.correct(aligned, uv, target, guide=rgb[:, :, 0])
+    with pytest.raises(InvalidInputError, match="colour_sigma"):
+        ScaleMapper(colour_sigma=0.0)

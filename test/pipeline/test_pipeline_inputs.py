@@ -73,3 +73,28 @@ def test_diagnostics_count_what_the_side_inputs_received():
     assert diag.imu_stamp_ns == 5_002
     pipe.reset()
     assert pipe.diagnostics().radar_scans_buffered == 0
+
+
+def test_the_local_correction_follows_the_frames_colours():
+    """Radar says the red left half is 2 m and the blue right half 3 m; the network sees one flat wall.
+
+    The pipeline hands the frame's image to the spatial correction, so the two scales stay on their own
+    colour; without the colour factor each half's correction leaks over the edge (u = 80).
+    """
+    rgb = np.zeros((CAM.height, CAM.width, 3), np.uint8)
+    rgb[:, :80] = (200, 40, 30)
+    rgb[:, 80:] = (40, 60, 200)
+    truth = np.where(np.arange(CAM.width) < 80, 2.0, 3.0)[None, :]
+    ys, zs = np.meshgrid(np.linspace(0.15, 1.1, 6), np.linspace(-0.5, 0.5, 5))
+    near = np.stack([np.full(ys.size, 2.0), ys.ravel(), zs.ravel()], axis=1)  # u = 79.5 - 60 y: left half
+    far = np.stack([np.full(ys.size, 3.0), -1.5 * ys.ravel(), 1.5 * zs.ravel()], axis=1)  # right half
+    scan = RadarScan(1_000, np.vstack([near, far]))
+    errors = {}
+    for name, colour_sigma in (("guided", 0.3), ("plain", float("inf"))):
+        pipe = DepthPipeline(Flat(), PipelineConfig(0.1, 30.0),
+                             FusionConfig(radar_enabled=True, temporal=False, colour_sigma=colour_sigma))
+        pipe.add_radar(scan)
+        depth = pipe.process(Frame(rgb, CAM, 1_000)).depth
+        err = np.abs(depth / truth - 1.0).mean(axis=0)
+        errors[name] = err[np.r_[60:72, 88:100]].max()
+    assert errors["guided"] < 0.05 and errors["plain"] > 2 * errors["guided"]

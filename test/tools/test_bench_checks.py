@@ -21,7 +21,6 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 # Targets the current models miss, each tracked by an open issue: --check may report only these (a run in
 # which one of them is met says so in the test's output).
 KNOWN_MISSES = {
-    "real": {"radar_default_absrel"},  # issue 10: 0.125
     # FastDepth infers a 640x480 frame in 3-4 ms here; the spatial fusion takes 3-4 ms (0.85-1.03 of it).
     "fusion": {"fusion_vs_inference"},
 }
