@@ -462,10 +462,8 @@ class FusionStage:
         """
         d_pts = apply_inverse_fit(pred_pts.astype(np.float32), estimate, reciprocal, self.max_depth)
         weights, passes = None, []
-        if guide is not None and math.isfinite(self.config.colour_sigma):
-            guide = ColourGuide.from_rgb(guide, self.mappers[0].downsample)  # once for both passes
-        else:
-            guide = None
+        use_colour = guide is not None and math.isfinite(self.config.colour_sigma)
+        colours: ColourGuide | None = None  # made at the first pass that corrects, shared by both
         for k, (mapper, sigma) in enumerate(zip(self.mappers, (COARSE_SIGMA, 1.0))):
             mapper.sigma_px = sigma * self.config.spatial_sigma_px * depth.shape[1] / SIGMA_REFERENCE_WIDTH
             if k and passes:
@@ -474,7 +472,9 @@ class FusionStage:
             weights = consistency.weights
             if np.count_nonzero(weights > 0) < 2 or not consistency.gain < 1.0:
                 continue  # the points do not predict each other: correcting would copy their noise
-            mapper.correct(depth, uv, target, weights=weights, depth_at_points=d_pts, out=depth, guide=guide)
+            if use_colour and colours is None:
+                colours = ColourGuide.from_rgb(guide, mapper.downsample)
+            mapper.correct(depth, uv, target, weights=weights, depth_at_points=d_pts, out=depth, guide=colours)
             passes.append(("coarse", "fine")[k])
         info["spatial_passes"] = "+".join(passes) or "none"
         return weights
